@@ -1,0 +1,69 @@
+"""Commands: flask --app bot migrate | import-survey | load-demo | export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from bot.runtime import runtime
+from bot.surveys import import_survey
+from bot.exports import export_csv
+from storage.migrate import upgrade
+from survey_flows.xlsform import FormError
+
+#: The built-in forms, imported by load-demo; the profile comes first so others may use it.
+BUILT_IN_FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+
+@click.command("migrate")
+def migrate_command() -> None:
+    """Bring the database schema up to date."""
+    upgrade(str(runtime().engine.url.render_as_string(hide_password=False)))
+    click.echo("database is up to date")
+
+
+@click.command("import-survey")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_survey_command(path: Path) -> None:
+    """Import an XLSForm (.xlsx, .xls, .csv or .md); a changed form becomes a new version."""
+    _import(path)
+
+
+@click.command("load-demo")
+def load_demo_command() -> None:
+    """Import the built-in forms in flows/ (the profile first)."""
+    paths = sorted(BUILT_IN_FLOWS.glob("*.md"), key=lambda p: (p.stem != "profile", p.name))
+    for path in paths:
+        _import(path)
+
+
+def _import(path: Path) -> None:
+    rt = runtime()
+    try:
+        with rt.db.begin() as session:
+            version, created = import_survey(session, rt.library, path, rt.clock())
+            summary = f"{version.form_id} revision {version.revision} (keyword '{version.keyword}')"
+    except FormError as error:
+        raise click.ClickException(f"{path.name} was refused: {error}") from None
+    click.echo(f"imported {summary}" if created else f"unchanged: {summary}")
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--survey", "form_id", help="form_id of the survey (default: every survey)")
+@click.option("--layout", type=click.Choice(["wide", "long"]), default="wide", show_default=True)
+def export_command(fmt: str, out: Path, form_id: str | None, layout: str) -> None:
+    """Export answers: wide (one row per completed submission) or long (one row per answer)."""
+    rt = runtime()
+    with rt.db() as session:
+        rows = export_csv(session, rt.library, out, form_id=form_id, layout=layout, tz=rt.tz)
+    click.echo(f"wrote {rows} rows to {out}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on the app."""
+    for command in (migrate_command, import_survey_command, load_demo_command, export_command):
+        app.cli.add_command(command)

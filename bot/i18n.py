@@ -1,0 +1,38 @@
+"""Turn the engine's message keys into text in the respondent's language (Babel gettext)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from babel.support import Translations
+
+from bot.thai_dates import format_thai_date
+from survey_flows.form import LANGUAGES
+from survey_flows.session import Msg, Part
+
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+
+
+@cache
+def translations(language: str) -> Translations:
+    """Load the compiled catalog for `language` once per process."""
+    return Translations.load(str(LOCALES), [language if language in LANGUAGES else LANGUAGES[0]])
+
+
+def translate(key: str, language: str, **params: object) -> str:
+    """Return the catalog text for `key` in `language`, with its {placeholders} filled."""
+    text = translations(language).gettext(key)
+    return text.format(**params) if params else text
+
+
+def render_part(part: Part, language: str) -> str:
+    """Return a piece of engine text as words in `language`."""
+    if isinstance(part, Msg):
+        params = {
+            name: format_thai_date(value, language) if isinstance(value, date) else value
+            for name, value in part.params.items()
+        }
+        return translate(part.key, language, **params)
+    return part

@@ -1,0 +1,65 @@
+"""The surveys respondents can take: flows loaded from stored versions, and the engine context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from threading import Lock
+
+from sqlalchemy.orm import Session
+
+from storage.models import SurveyVersion
+from storage.surveys import latest_versions
+from survey_flows.form import Flow
+from survey_flows.session import Answer, Context, State
+from survey_flows.xlsform import load_flow
+
+#: The form asked once after consent; its answers become the respondent's profile.
+PROFILE_FORM_ID = "profile"
+
+
+class SurveyLibrary:
+    """Loads each stored survey version once per process; versions never change once stored."""
+
+    def __init__(self, consent_version: str):
+        self.consent_version = consent_version
+        self._flows: dict[int, Flow] = {}
+        self._lock = Lock()
+
+    def flow(self, version: SurveyVersion, outside: frozenset[str] = frozenset()) -> Flow:
+        """Return the flow of a stored version; `outside` names the profile fields it may use."""
+        with self._lock:
+            if version.id not in self._flows:
+                self._flows[version.id] = load_flow(
+                    version.source, version.filename, known_outside=outside
+                )
+            return self._flows[version.id]
+
+    def profile_fields(self, latest: list[SurveyVersion]) -> frozenset[str]:
+        """Names of the profile questions, which every other form may reference as ${name}."""
+        profile = next((v for v in latest if v.form_id == PROFILE_FORM_ID), None)
+        if profile is None:
+            return frozenset()
+        return frozenset(item.name for item in self.flow(profile).items)
+
+    def context(
+        self, session: Session, state: State, profile: Mapping[str, Answer], today: date
+    ) -> Context:
+        """Build the engine context: the latest flows, plus the versions this state refers to."""
+        latest = latest_versions(session)
+        fields = self.profile_fields(latest)
+        versions = {str(version.id): version for version in latest}
+        for handle in (state.flow, state.pending):
+            if handle and handle not in versions:
+                older = session.get(SurveyVersion, int(handle))
+                if older is not None:
+                    versions[handle] = older
+        flows = {handle: self.flow(version, fields) for handle, version in versions.items()}
+        return Context(
+            today=today,
+            consent_version=self.consent_version,
+            flows=flows,
+            keywords={flows[str(v.id)].keyword: str(v.id) for v in latest},
+            profile_flow=next((str(v.id) for v in latest if v.form_id == PROFILE_FORM_ID), None),
+            profile=profile,
+        )

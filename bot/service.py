@@ -1,0 +1,165 @@
+"""The one place an inbound message becomes stored answers and outgoing messages, atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.library import PROFILE_FORM_ID, SurveyLibrary
+from bot.rendering import render
+from storage.models import Answer, ConsentRecord, Conversation, Respondent, Submission
+from storage.outbox import enqueue
+from storage.respondents import claim_event, get_or_create_respondent, lock_conversation
+from survey_flows.engine import resume
+from survey_flows.session import (
+    AnswerRecorded,
+    AnswerRejected,
+    ConsentDeclined,
+    ConsentGiven,
+    Event,
+    Input,
+    LanguageChanged,
+    State,
+    Step,
+    SurveyCompleted,
+    SurveyStarted,
+)
+
+log = logging.getLogger(__name__)
+
+#: Channels whose messages are read by the client itself rather than pushed by a worker.
+SELF_DELIVERING_CHANNELS = frozenset({"web"})
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A channel-neutral inbound event: who sent it, through which channel, and what it was."""
+
+    channel: str
+    user_id: str
+    input: Input
+    #: The platform's own event id; a repeat of an id already handled changes nothing.
+    event_id: str | None = None
+    entered_by: str = "respondent"
+
+
+@dataclass
+class Turn:
+    """What handling one inbound event touched, for the caller's response and logs."""
+
+    respondent_id: int
+    outbox_ids: list[int]
+    duplicate: bool = False
+
+
+def handle_inbound(
+    db: sessionmaker[Session], library: SurveyLibrary, inbound: Inbound, now: datetime, tz: ZoneInfo
+) -> Turn | None:
+    """Run one inbound event through the engine and commit its effects; None for a redelivery."""
+    started = time.perf_counter()
+    with db.begin() as session:
+        if inbound.event_id and not claim_event(session, inbound.channel, inbound.event_id, now):
+            log.info("duplicate event", extra={"channel": inbound.channel, "event": inbound.event_id})
+            return None
+        respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
+        conversation = lock_conversation(session, respondent, now)
+        state = State.from_json(conversation.state)
+        context = library.context(session, state, respondent.profile, now.astimezone(tz).date())
+        step = resume(state, inbound.input, context)
+        _record(session, respondent, conversation, step, inbound, now)
+        conversation.state = step.state.to_json()
+        conversation.updated_at = now
+        language = step.state.language
+        rows = enqueue(
+            session,
+            respondent,
+            [render(message, language) for message in step.messages],
+            now,
+            delivered=inbound.channel in SELF_DELIVERING_CHANNELS,
+        )
+    log.info(
+        "turn",
+        extra={
+            "channel": inbound.channel,
+            "respondent": respondent.id,
+            "input": type(inbound.input).__name__,
+            "events": [type(event).__name__ for event in step.events],
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return Turn(respondent.id, [row.id for row in rows])
+
+
+def _record(
+    session: Session,
+    respondent: Respondent,
+    conversation: Conversation,
+    step: Step,
+    inbound: Inbound,
+    now: datetime,
+) -> None:
+    """Store what the engine says happened, in the caller's transaction."""
+    for event in step.events:
+        _record_one(session, respondent, conversation, event, inbound, now)
+
+
+def _record_one(
+    session: Session,
+    respondent: Respondent,
+    conversation: Conversation,
+    event: Event,
+    inbound: Inbound,
+    now: datetime,
+) -> None:
+    channel = inbound.channel
+    match event:
+        case ConsentGiven(version) | ConsentDeclined(version):
+            session.add(
+                ConsentRecord(
+                    respondent_id=respondent.id,
+                    wording_version=version,
+                    given=isinstance(event, ConsentGiven),
+                    recorded_at=now,
+                    channel=channel,
+                )
+            )
+        case SurveyStarted(flow):
+            submission = Submission(
+                respondent_id=respondent.id,
+                survey_version_id=int(flow),
+                channel=channel,
+                started_at=now,
+            )
+            session.add(submission)
+            session.flush()
+            conversation.submission_id = submission.id
+        case AnswerRecorded(flow, question, raw, value):
+            session.add(
+                Answer(
+                    submission_id=conversation.submission_id,
+                    respondent_id=respondent.id,
+                    survey_version_id=int(flow),
+                    question=question,
+                    raw=raw,
+                    value=value,
+                    answered_at=now,
+                    channel=channel,
+                    entered_by=inbound.entered_by,
+                )
+            )
+        case SurveyCompleted(flow, answers):
+            submission = session.get(Submission, conversation.submission_id)
+            if submission is not None:
+                submission.completed_at = now
+                if submission.survey_version.form_id == PROFILE_FORM_ID:
+                    respondent.profile = {**respondent.profile, **answers}
+            conversation.submission_id = None
+        case LanguageChanged(language):
+            respondent.language = language
+        case AnswerRejected(flow, question, raw, reason):
+            log.info("answer rejected", extra={"question": question, "reason": reason})

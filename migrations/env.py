@@ -1,0 +1,24 @@
+"""Alembic environment: migrate the database given by the caller, or by DATABASE_URL."""
+
+import os
+
+from alembic import context
+
+from storage.db import make_engine
+from storage.models import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+
+if connection is not None:
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"])
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=Base.metadata, render_as_batch=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()

@@ -1,0 +1,174 @@
+"""The tables, as SQLAlchemy 2 typed models. Alembic migrations in migrations/ create them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime
+
+# Stable constraint names, so migrations behave the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Timestamps are stored in UTC with their zone; the shell shows them in Asia/Bangkok.
+Timestamp = DateTime(timezone=True)
+
+#: An auto-incrementing key that is BIGINT on PostgreSQL and INTEGER (the rowid) on SQLite.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Respondent(Base):
+    """One person as seen through one channel identity (a LINE user, a Telegram chat…)."""
+
+    __tablename__ = "respondent"
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    channel_user_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8), default="th")
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reachable: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Conversation(Base):
+    """The engine state of a respondent; `version` guards against lost updates."""
+
+    __tablename__ = "conversation"
+
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class SurveyVersion(Base):
+    """One imported version of an XLSForm; the source is kept so it can be loaded again."""
+
+    __tablename__ = "survey_version"
+    __table_args__ = (UniqueConstraint("form_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(128))
+    revision: Mapped[int] = mapped_column(Integer)
+    form_version: Mapped[str] = mapped_column(String(64))
+    keyword: Mapped[str] = mapped_column(String(128))
+    filename: Mapped[str] = mapped_column(String(256))
+    source: Mapped[bytes]
+    checksum: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Submission(Base):
+    """One run through a survey by a respondent; completed_at is set at the end."""
+
+    __tablename__ = "submission"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
+    survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_version.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    survey_version: Mapped[SurveyVersion] = relationship()
+    respondent: Mapped[Respondent] = relationship()
+
+
+class Answer(Base):
+    """One answer as given; answering again adds a row, and exports take the latest."""
+
+    __tablename__ = "answer"
+    __table_args__ = (Index("ix_answer_submission_question", "submission_id", "question"),)
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
+    survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_version.id"))
+    question: Mapped[str] = mapped_column(String(128))
+    raw: Mapped[str] = mapped_column(Text)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    answered_at: Mapped[datetime] = mapped_column(Timestamp)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: "respondent", or the coordinator who typed it in on the respondent's behalf.
+    entered_by: Mapped[str] = mapped_column(String(128), default="respondent")
+
+
+class ConsentRecord(Base):
+    """A yes or no to the PDPA notice, with the wording version and the time."""
+
+    __tablename__ = "consent_record"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
+    wording_version: Mapped[str] = mapped_column(String(32))
+    given: Mapped[bool]
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    channel: Mapped[str] = mapped_column(String(16))
+
+
+class ProcessedEvent(Base):
+    """An inbound platform event already handled; the unique key makes redelivery a no-op."""
+
+    __tablename__ = "processed_event"
+    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(128))
+    processed_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class OutboxMessage(Base):
+    """A message to send, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "due_at"),
+        Index("ix_outbox_respondent", "respondent_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    #: Sent as LINE's X-Line-Retry-Key, so a retried push is never delivered twice.
+    retry_key: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    #: The rendered, channel-neutral message: {"text", "buttons": [{"label", "data"}], "progress"}.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: pending → sent | failed; the simulator's messages are "sent" when written.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[datetime] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)

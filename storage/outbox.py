@@ -1,0 +1,52 @@
+"""The transactional outbox: messages written with the change that caused them, sent after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import OutboxMessage, Respondent
+
+
+def enqueue(
+    session: Session,
+    respondent: Respondent,
+    payloads: Iterable[dict[str, Any]],
+    now: datetime,
+    *,
+    delivered: bool = False,
+) -> list[OutboxMessage]:
+    """Add messages for the respondent; `delivered` marks those the channel reads by itself."""
+    rows = [
+        OutboxMessage(
+            respondent_id=respondent.id,
+            channel=respondent.channel,
+            payload=payload,
+            status="sent" if delivered else "pending",
+            due_at=now,
+            sent_at=now if delivered else None,
+            created_at=now,
+        )
+        for payload in payloads
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def messages_after(
+    session: Session, respondent_id: int, after_id: int, limit: int = 200
+) -> list[OutboxMessage]:
+    """Return the respondent's messages newer than `after_id`, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.respondent_id == respondent_id, OutboxMessage.id > after_id)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )

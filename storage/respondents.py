@@ -1,0 +1,59 @@
+"""Respondents, their conversations, and the ledger of inbound events already handled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import Conversation, ProcessedEvent, Respondent
+
+
+def claim_event(session: Session, channel: str, event_id: str, now: datetime) -> bool:
+    """Record an inbound event id; False when it was already handled (a redelivery)."""
+    try:
+        with session.begin_nested():
+            session.add(ProcessedEvent(channel=channel, event_id=event_id, processed_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def get_or_create_respondent(
+    session: Session, channel: str, channel_user_id: str, now: datetime
+) -> Respondent:
+    """Return the respondent behind a channel identity, creating them on first contact."""
+    query = select(Respondent).where(
+        Respondent.channel == channel, Respondent.channel_user_id == channel_user_id
+    )
+    respondent = session.scalars(query).first()
+    if respondent is not None:
+        return respondent
+    try:
+        with session.begin_nested():
+            respondent = Respondent(
+                channel=channel, channel_user_id=channel_user_id, profile={}, created_at=now
+            )
+            session.add(respondent)
+    except IntegrityError:  # another request created them a moment ago
+        return session.scalars(query).one()
+    return respondent
+
+
+def lock_conversation(session: Session, respondent: Respondent, now: datetime) -> Conversation:
+    """Return the respondent's conversation, locked until commit so their turns never interleave.
+
+    On PostgreSQL the respondent's row lock serialises their turns (even the very first, before a
+    conversation row exists); on SQLite every transaction begins IMMEDIATE, which does the same.
+    """
+    session.execute(
+        select(Respondent.id).where(Respondent.id == respondent.id).with_for_update()
+    )
+    conversation = session.get(Conversation, respondent.id, populate_existing=True)
+    if conversation is None:
+        conversation = Conversation(respondent_id=respondent.id, state={}, updated_at=now)
+        session.add(conversation)
+        session.flush()
+    return conversation

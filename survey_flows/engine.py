@@ -1,0 +1,411 @@
+"""The conversation engine: resume(state, input, context) -> Step, and nothing impure.
+
+A respondent goes NEW -> CONSENT -> (profile flow) -> the survey they asked for -> IDLE.
+Commands (back, restart, help, stop, language) work at every point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from survey_flows import answer_checks
+from survey_flows.expressions import Scope
+from survey_flows.form import Flow, Item, Kind, pick
+from survey_flows.questions import (
+    DONE,
+    SKIP,
+    Rejected,
+    check_constraint,
+    choice_label,
+    expression_values,
+    is_relevant,
+    is_required,
+    question_message,
+    read_typed,
+    visible_choices,
+)
+from survey_flows.session import (
+    AnswerRecorded,
+    AnswerRejected,
+    Button,
+    ConsentDeclined,
+    ConsentGiven,
+    Context,
+    Event,
+    HelloInput,
+    Input,
+    LanguageChanged,
+    Message,
+    Msg,
+    OtherInput,
+    Stage,
+    State,
+    Step,
+    SurveyCompleted,
+    SurveyStarted,
+    TapInput,
+    TextInput,
+)
+
+#: Words that work as commands at any point, in Thai and English (compared after normalize_text).
+COMMANDS = {
+    "ย้อนกลับ": "back",
+    "back": "back",
+    "เริ่มใหม่": "restart",
+    "restart": "restart",
+    "ช่วยเหลือ": "help",
+    "help": "help",
+    "/help": "help",
+    "หยุด": "stop",
+    "stop": "stop",
+    "ภาษา": "language",
+    "language": "language",
+    "ทำต่อ": "continue",
+    "continue": "continue",
+}
+
+#: Pseudo-questions for buttons that are not survey questions.
+CONSENT, COMMAND, START = "_consent", "_command", "_start"
+
+
+def start(context: Context) -> Step:
+    """Greet a new respondent and ask for consent."""
+    return resume(State(), HelloInput(), context)
+
+
+def resume(state: State, given: Input, context: Context) -> Step:
+    """Apply one input to the conversation and return what follows."""
+    return _Turn(replace(state, answers=dict(state.answers), trail=list(state.trail)), context).run(
+        given
+    )
+
+
+class _Turn:
+    """One input's worth of work: collects messages and events while it moves the state."""
+
+    def __init__(self, state: State, context: Context):
+        self.state = state
+        self.context = context
+        self.messages: list[Message] = []
+        self.events: list[Event] = []
+
+    def step(self) -> Step:
+        return Step(self.state, tuple(self.messages), tuple(self.events))
+
+    def say(self, key: str, **params) -> None:
+        self.messages.append(Message((Msg(key, params),)))
+
+    def run(self, given: Input) -> Step:
+        command = _command_of(given)
+        if self.state.stage is Stage.NEW or isinstance(given, HelloInput):
+            return self._hello()
+        if command:
+            return self._command(command)
+        if self.state.paused:
+            self.state.paused = False
+            self.say("resumed")
+            return self._reask()
+        if self.state.stage in (Stage.CONSENT, Stage.DECLINED):
+            return self._consent(given)
+        if self.state.stage is Stage.IDLE:
+            return self._idle(given)
+        return self._answer(given)
+
+    # Consent and keywords ---------------------------------------------------------------------
+
+    def _hello(self) -> Step:
+        if self.state.stage in (Stage.NEW, Stage.DECLINED, Stage.CONSENT):
+            self.say("greeting")
+            self.state.stage = Stage.CONSENT
+            return self._ask_consent()
+        self.say("welcome_back")
+        return self._reask()
+
+    def _ask_consent(self) -> Step:
+        buttons = (
+            Button(Msg("button.consent_yes"), CONSENT, "yes"),
+            Button(Msg("button.consent_no"), CONSENT, "no"),
+        )
+        self.messages.append(Message((Msg("consent.notice"),), buttons))
+        return self.step()
+
+    def _consent(self, given: Input) -> Step:
+        if isinstance(given, TextInput) and (handle := self._keyword(given.text)):
+            self.state.pending = handle
+        if self.state.stage is Stage.DECLINED:
+            self.state.stage = Stage.CONSENT
+            return self._ask_consent()
+        answer = None
+        if isinstance(given, TapInput) and given.question == CONSENT:
+            answer = given.value == "yes"
+        elif isinstance(given, TextInput):
+            answer = answer_checks.parse_yes_no(given.text)
+        if answer is None:
+            self.say("consent.unclear")
+            return self._ask_consent()
+        if not answer:
+            self.events.append(ConsentDeclined(self.context.consent_version))
+            self.state = State(stage=Stage.DECLINED, language=self.state.language)
+            self.say("consent.declined")
+            return self.step()
+        self.events.append(ConsentGiven(self.context.consent_version))
+        self.say("consent.thanks")
+        self.state.stage = Stage.IDLE
+        return self._next_flow()
+
+    def _keyword(self, text: str) -> str | None:
+        wanted = answer_checks.normalize_text(text)
+        for keyword, handle in self.context.keywords.items():
+            if answer_checks.normalize_text(keyword) == wanted:
+                return handle
+        return None
+
+    def _next_flow(self) -> Step:
+        """After consent or a finished flow: the profile if missing, then the pending survey."""
+        profile = self.context.profile_flow
+        if profile and not self.context.profile and self.state.flow != profile:
+            return self._start(profile)
+        if self.state.pending:
+            handle, self.state.pending = self.state.pending, None
+            return self._start(handle)
+        self.state.stage = Stage.IDLE
+        self.state.flow = self.state.question = None
+        return self._menu()
+
+    def _menu(self) -> Step:
+        flows = self.context.flows
+        buttons = tuple(
+            Button(keyword, START, handle)
+            for keyword, handle in self.context.keywords.items()
+            if handle in flows and handle != self.context.profile_flow
+        )
+        self.messages.append(Message((Msg("menu"),), buttons))
+        return self.step()
+
+    def _idle(self, given: Input) -> Step:
+        handle = None
+        if isinstance(given, TapInput) and given.question == START:
+            handle = given.value if given.value in self.context.keywords.values() else None
+        elif isinstance(given, TextInput):
+            handle = self._keyword(given.text)
+        if handle is None:
+            if isinstance(given, OtherInput):
+                self.say("error.not_text")
+            return self._menu()
+        return self._start(handle)
+
+    # Walking a flow ---------------------------------------------------------------------------
+
+    @property
+    def flow(self) -> Flow:
+        return self.context.flows[self.state.flow or ""]
+
+    def _start(self, handle: str) -> Step:
+        self.state.stage = Stage.SURVEY
+        self.state.flow, self.state.answers, self.state.trail = handle, {}, []
+        self.state.picked, self.state.question = [], None
+        self.events.append(SurveyStarted(handle))
+        if handle != self.context.profile_flow:
+            self.messages.append(Message((Msg("survey.start", {"title": self._title()}),)))
+        return self._advance(from_index=0)
+
+    def _title(self) -> str:
+        return pick(self.flow.title, self.state.language) or self.flow.form_id
+
+    def _values(self) -> dict:
+        return expression_values(self.flow, self.state.answers, self.context.profile)
+
+    def _advance(self, from_index: int) -> Step:
+        """Move to the next item that needs the respondent, saying notes on the way."""
+        today = self.context.today
+        for item in self.flow.items[from_index:]:
+            values = self._values()
+            if not is_relevant(item, values, today):
+                continue
+            if item.kind is Kind.CALCULATE and item.calculation:
+                self._record(item, "", _json_value(item.calculation.evaluate(Scope(values=values, today=today))))
+            elif item.kind is Kind.NOTE:
+                self.messages.append(Message(_label_parts(item, self.state.language)))
+            elif item.asks:
+                self.state.question, self.state.picked = item.name, []
+                return self._reask()
+        return self._finish()
+
+    def _finish(self) -> Step:
+        handle = self.state.flow or ""
+        self.events.append(SurveyCompleted(handle, dict(self.state.answers)))
+        if handle == self.context.profile_flow:  # the rest of this turn already sees the profile
+            profile = {**self.context.profile, **self.state.answers}
+            self.context = replace(self.context, profile=profile)
+        else:
+            self.say("survey.thanks", title=self._title())
+        self.state.question = None
+        return self._next_flow()
+
+    def _reask(self) -> Step:
+        if self.state.stage in (Stage.CONSENT, Stage.DECLINED, Stage.NEW):
+            return self._ask_consent()
+        if self.state.stage is Stage.IDLE or not self.state.question:
+            return self._menu()
+        item = self.flow.item(self.state.question)
+        values = self._values()
+        self.messages.append(
+            question_message(
+                item,
+                self.state.language,
+                visible_choices(item, values, self.context.today),
+                self.state.picked,
+                is_required(item, values, self.context.today),
+                self._progress(item),
+            )
+        )
+        return self.step()
+
+    def _progress(self, current: Item) -> tuple[int, int] | None:
+        if self.state.flow == self.context.profile_flow:
+            return None
+        values = self._values()
+        asked = [
+            item.name
+            for item in self.flow.items
+            if item.asks and is_relevant(item, values, self.context.today)
+        ]
+        if current.name not in asked:
+            return None
+        return asked.index(current.name) + 1, len(asked)
+
+    # Answers ----------------------------------------------------------------------------------
+
+    def _answer(self, given: Input) -> Step:
+        item = self.flow.item(self.state.question or "")
+        values = self._values()
+        today = self.context.today
+        choices = visible_choices(item, values, today)
+        if isinstance(given, OtherInput):
+            self.say("error.not_text")
+            return self._reask()
+        if isinstance(given, TapInput):
+            if given.question != item.name:
+                self.say("error.stale_button")
+                return self._reask()
+            return self._tapped(item, given.value, choices)
+        text = given.text.strip() if isinstance(given, TextInput) else ""
+        if not text:
+            self.say("error.empty")
+            return self._reask()
+        if answer_checks.normalize_text(text) in ("ข้าม", "skip"):
+            return self._skip(item)
+        value = read_typed(item, text, choices, today)
+        if isinstance(value, Rejected):
+            return self._reject(item, text, value)
+        return self._accept(item, text, value)
+
+    def _tapped(self, item: Item, value: str, choices) -> Step:
+        language = self.state.language
+        if value == SKIP:
+            return self._skip(item)
+        if item.kind is Kind.ACKNOWLEDGE and value == "OK":
+            return self._accept(item, "OK", "OK")
+        if item.kind is Kind.SELECT_MULTIPLE and value == DONE:
+            if not self.state.picked:
+                return self._skip(item)
+            labels = ", ".join(choice_label(choices, name, language) for name in self.state.picked)
+            picked = [c.name for c in choices if c.name in self.state.picked]
+            return self._accept(item, labels, picked)
+        if value not in {choice.name for choice in choices}:
+            self.say("error.stale_button")
+            return self._reask()
+        if item.kind is Kind.SELECT_MULTIPLE:
+            if value not in self.state.picked:
+                self.state.picked.append(value)
+            return self._reask()
+        return self._accept(item, choice_label(choices, value, language), value)
+
+    def _skip(self, item: Item) -> Step:
+        if is_required(item, self._values(), self.context.today):
+            message = item.required_message.get(self.state.language) or Msg("error.required")
+            self.events.append(AnswerRejected(self.state.flow or "", item.name, "", "required"))
+            self.messages.append(Message((message,)))
+            return self._reask()
+        self.state.answers.pop(item.name, None)
+        self._record(item, "", None)
+        self.state.trail.append(item.name)
+        return self._advance(self.flow.index(item.name) + 1)
+
+    def _reject(self, item: Item, raw: str, rejected: Rejected) -> Step:
+        self.events.append(AnswerRejected(self.state.flow or "", item.name, raw, rejected.reason))
+        self.messages.append(Message((rejected.message,)))
+        return self._reask()
+
+    def _accept(self, item: Item, raw: str, value) -> Step:
+        values = self._values()
+        refused = check_constraint(item, value, values, self.state.language, self.context.today)
+        if refused:
+            return self._reject(item, raw, refused)
+        self._record(item, raw, value)
+        if item.kind is Kind.DATE:  # read the date back, so a misread day is caught at once
+            self.say("answer.date", date=date.fromisoformat(value))
+        self.state.trail.append(item.name)
+        return self._advance(self.flow.index(item.name) + 1)
+
+    def _record(self, item: Item, raw: str, value) -> None:
+        if value is not None:
+            self.state.answers[item.name] = value
+        self.events.append(AnswerRecorded(self.state.flow or "", item.name, raw, value))
+
+    # Commands ---------------------------------------------------------------------------------
+
+    def _command(self, command: str) -> Step:
+        if command == "help":
+            self.say("help")
+            return self._reask()
+        if command == "language":
+            self.state.language = "en" if self.state.language == "th" else "th"
+            self.events.append(LanguageChanged(self.state.language))
+            self.say("language.changed")
+            return self._reask()
+        if command == "continue":
+            self.state.paused = False
+            return self._reask()
+        in_flow = self.state.stage is Stage.SURVEY and self.state.question
+        if command == "stop":
+            if not in_flow:
+                return self._reask()
+            self.state.paused = True
+            self.say("paused")
+            return self.step()
+        if not in_flow:
+            self.say("error.no_survey")
+            return self._reask()
+        self.state.paused = False
+        if command == "restart":
+            return self._start(self.state.flow or "")
+        if not self.state.trail:  # back, on the first question
+            self.say("error.at_first")
+            return self._reask()
+        self.state.question, self.state.picked = self.state.trail.pop(), []
+        return self._reask()
+
+
+def _command_of(given: Input) -> str | None:
+    if isinstance(given, TapInput) and given.question == COMMAND:
+        return given.value if given.value in COMMANDS.values() else None
+    if isinstance(given, TextInput):
+        return COMMANDS.get(answer_checks.normalize_text(given.text))
+    return None
+
+
+def _label_parts(item: Item, language: str) -> tuple[str, ...]:
+    return tuple(text for text in (pick(item.label, language), pick(item.hint, language)) if text)
+
+
+def _json_value(value) -> str | int | float | list[str] | None:
+    """Make a calculated value storable: dates as ISO text, NaN as nothing."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    return value

@@ -1,0 +1,214 @@
+"""The values that cross the engine's boundary: state, inputs, context, outputs and events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from survey_flows.form import Flow
+
+#: An answer as kept in the state and stored: JSON-ready (dates as ISO text, multi-picks as lists).
+Answer = str | int | float | list[str] | None
+
+
+class Stage(StrEnum):
+    """Where a respondent is in the conversation."""
+
+    NEW = "new"  # never talked to us
+    CONSENT = "consent"  # waiting for yes/no to the PDPA notice
+    DECLINED = "declined"  # said no; we keep only that fact
+    SURVEY = "survey"  # inside a flow (the profile or a survey)
+    IDLE = "idle"  # consented, no flow in progress
+
+
+@dataclass
+class State:
+    """A respondent's conversation, as a plain value the shell stores as JSON."""
+
+    stage: Stage = Stage.NEW
+    language: str = "th"
+    flow: str | None = None  # handle of the flow in progress (see Context.flows)
+    question: str | None = None  # name of the item waiting for an answer
+    answers: dict[str, Answer] = field(default_factory=dict)
+    trail: list[str] = field(default_factory=list)  # answered questions, for "back"
+    picked: list[str] = field(default_factory=list)  # select_multiple taps so far
+    paused: bool = False
+    pending: str | None = None  # handle of the survey asked for before consent or profile
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the state as JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> State:
+        """Rebuild a state stored by to_json (None gives a new respondent's state)."""
+        if not data:
+            return cls()
+        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
+        state = cls(**known)
+        state.stage = Stage(state.stage)
+        return state
+
+
+# Inputs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextInput:
+    """Text the respondent typed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TapInput:
+    """A button the respondent pressed: the question it belonged to and its value."""
+
+    question: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OtherInput:
+    """A sticker, image, audio, location or file where we expect text."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class HelloInput:
+    """The respondent opened the chat (LINE follow, Telegram /start, simulator open)."""
+
+
+Input = TextInput | TapInput | OtherInput | HelloInput
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything impure the engine needs, looked up by the shell beforehand."""
+
+    today: date
+    consent_version: str
+    #: Flows by handle: the latest version of every survey plus the one in progress.
+    flows: Mapping[str, Flow]
+    #: The handle of the latest version of each survey, by its keyword.
+    keywords: Mapping[str, str]
+    #: Handle of the profile flow, asked once after consent.
+    profile_flow: str | None = None
+    #: The respondent's profile answers (group, municipality), visible to every flow as ${name}.
+    profile: Mapping[str, Answer] = field(default_factory=dict)
+
+
+# Outputs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Msg:
+    """Text from the message catalog: a key and its parameters, translated by the shell."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: A piece of text: catalog text, or text from a form already in the respondent's language.
+Part = Msg | str
+
+
+@dataclass(frozen=True)
+class Button:
+    """A quick-reply button; pressing it comes back as TapInput(question, value)."""
+
+    label: Part
+    question: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message: lines of text, optional buttons and an optional progress (3, 20)."""
+
+    parts: tuple[Part, ...]
+    buttons: tuple[Button, ...] = ()
+    progress: tuple[int, int] | None = None
+
+
+# Events ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """The respondent agreed to the PDPA notice of this wording version."""
+
+    version: str
+
+
+@dataclass(frozen=True)
+class ConsentDeclined:
+    """The respondent declined the PDPA notice of this wording version."""
+
+    version: str
+
+
+@dataclass(frozen=True)
+class SurveyStarted:
+    """A new run through a flow began (a new submission)."""
+
+    flow: str
+
+
+@dataclass(frozen=True)
+class AnswerRecorded:
+    """An answer was accepted: `raw` is what was typed or tapped, `value` what is stored."""
+
+    flow: str
+    question: str
+    raw: str
+    value: Answer
+
+
+@dataclass(frozen=True)
+class AnswerRejected:
+    """An answer was refused; `reason` says which check failed."""
+
+    flow: str
+    question: str
+    raw: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SurveyCompleted:
+    """A flow reached its end with these answers."""
+
+    flow: str
+    answers: Mapping[str, Answer]
+
+
+@dataclass(frozen=True)
+class LanguageChanged:
+    """The respondent switched language."""
+
+    language: str
+
+
+Event = (
+    ConsentGiven
+    | ConsentDeclined
+    | SurveyStarted
+    | AnswerRecorded
+    | AnswerRejected
+    | SurveyCompleted
+    | LanguageChanged
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one input did: the new state, what to say, and what happened."""
+
+    state: State
+    messages: tuple[Message, ...]
+    events: tuple[Event, ...]
