@@ -23,7 +23,7 @@ system-deps:
 	fi
 
 compile-locales: $(BIN)/.installed
-	$(BIN)/pybabel compile --domain messages --directory locales --use-fuzzy --statistics 2>&1 | grep -v '^$$' || true
+	$(BIN)/pybabel compile --domain messages --directory locales --statistics
 
 extract-locales: $(BIN)/.installed
 	$(BIN)/pybabel extract --mapping babel.cfg --keywords Msg --keywords say --keywords translate \

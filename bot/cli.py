@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
+from bot.exports import export_csv
 from bot.runtime import runtime
 from bot.surveys import import_survey
-from bot.exports import export_csv
 from storage.migrate import upgrade
 from survey_flows.xlsform import FormError
 
@@ -18,6 +19,7 @@ BUILT_IN_FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 
 @click.command("migrate")
+@with_appcontext
 def migrate_command() -> None:
     """Bring the database schema up to date."""
     upgrade(str(runtime().engine.url.render_as_string(hide_password=False)))
@@ -25,6 +27,7 @@ def migrate_command() -> None:
 
 
 @click.command("import-survey")
+@with_appcontext
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_survey_command(path: Path) -> None:
     """Import an XLSForm (.xlsx, .xls, .csv or .md); a changed form becomes a new version."""
@@ -32,6 +35,7 @@ def import_survey_command(path: Path) -> None:
 
 
 @click.command("load-demo")
+@with_appcontext
 def load_demo_command() -> None:
     """Import the built-in forms in flows/ (the profile first)."""
     paths = sorted(BUILT_IN_FLOWS.glob("*.md"), key=lambda p: (p.stem != "profile", p.name))
@@ -51,6 +55,7 @@ def _import(path: Path) -> None:
 
 
 @click.command("export")
+@with_appcontext
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--survey", "form_id", help="form_id of the survey (default: every survey)")

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from bot.library import SurveyLibrary
 from storage.models import Answer, Submission, SurveyVersion
-from storage.surveys import latest_versions
 
 SUBMISSION_COLUMNS = [
     "submission",
@@ -99,8 +98,7 @@ def _latest_answers(session: Session, form_id: str | None) -> Iterator[tuple[Sub
     )
     if form_id:
         query = query.where(SurveyVersion.form_id == form_id)
-    for submission, answer in session.execute(query):
-        yield submission, answer
+    yield from session.execute(query).tuples()
 
 
 def _question_order(session: Session, library: SurveyLibrary, form_id: str | None) -> list[str]:
@@ -109,9 +107,8 @@ def _question_order(session: Session, library: SurveyLibrary, form_id: str | Non
     if form_id:
         query = query.where(SurveyVersion.form_id == form_id)
     names: dict[str, None] = {}
-    profile_fields = library.profile_fields(latest_versions(session))
     for version in session.scalars(query):
-        flow = library.flow(version, profile_fields)
+        flow = library.flow(version)
         names.update((item.name, None) for item in flow.items if item.asks or item.calculation)
     return list(names)
 

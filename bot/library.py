@@ -26,17 +26,15 @@ class SurveyLibrary:
         self._flows: dict[int, Flow] = {}
         self._lock = Lock()
 
-    def flow(self, version: SurveyVersion, outside: frozenset[str] = frozenset()) -> Flow:
-        """Return the flow of a stored version; `outside` names the profile fields it may use."""
+    def flow(self, version: SurveyVersion) -> Flow:
+        """Return the flow of a stored version (checked against the profile when imported)."""
         with self._lock:
             if version.id not in self._flows:
-                self._flows[version.id] = load_flow(
-                    version.source, version.filename, known_outside=outside
-                )
+                self._flows[version.id] = load_flow(version.source, version.filename)
             return self._flows[version.id]
 
     def profile_fields(self, latest: list[SurveyVersion]) -> frozenset[str]:
-        """Names of the profile questions, which every other form may reference as ${name}."""
+        """Names of the profile questions, which every other form may read with profile('name')."""
         profile = next((v for v in latest if v.form_id == PROFILE_FORM_ID), None)
         if profile is None:
             return frozenset()
@@ -47,14 +45,13 @@ class SurveyLibrary:
     ) -> Context:
         """Build the engine context: the latest flows, plus the versions this state refers to."""
         latest = latest_versions(session)
-        fields = self.profile_fields(latest)
         versions = {str(version.id): version for version in latest}
         for handle in (state.flow, state.pending):
             if handle and handle not in versions:
                 older = session.get(SurveyVersion, int(handle))
                 if older is not None:
                     versions[handle] = older
-        flows = {handle: self.flow(version, fields) for handle, version in versions.items()}
+        flows = {handle: self.flow(version) for handle, version in versions.items()}
         return Context(
             today=today,
             consent_version=self.consent_version,

@@ -64,7 +64,9 @@ def handle_inbound(
     started = time.perf_counter()
     with db.begin() as session:
         if inbound.event_id and not claim_event(session, inbound.channel, inbound.event_id, now):
-            log.info("duplicate event", extra={"channel": inbound.channel, "event": inbound.event_id})
+            log.info(
+                "duplicate event", extra={"channel": inbound.channel, "event": inbound.event_id}
+            )
             return None
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
         conversation = lock_conversation(session, respondent, now)

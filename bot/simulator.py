@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
@@ -54,9 +55,14 @@ def messages() -> dict:
         rows = messages_after(session, respondent.id, int(after)) if respondent else []
         return {
             "messages": [
-                {"id": row.id, "at": row.created_at.isoformat(), **row.payload} for row in rows
+                {"id": row.id, "at": _utc_iso(row.created_at), **row.payload} for row in rows
             ]
         }
+
+
+def _utc_iso(moment: datetime) -> str:
+    """ISO text with the zone: SQLite hands timestamps back without one, and they are UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _user_id(value: object) -> str:

@@ -18,7 +18,8 @@ def import_survey(
 ) -> tuple[SurveyVersion, bool]:
     """Load the XLSForm at `path` (raising FormError if it is refused) and store it if changed."""
     source = path.read_bytes()
-    flow = load_flow(source, path.name, known_outside=library.profile_fields(latest_versions(session)))
+    fields = library.profile_fields(latest_versions(session))
+    flow = load_flow(source, path.name, profile_fields=fields)
     return save_survey_version(
         session,
         form_id=flow.form_id,

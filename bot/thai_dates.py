@@ -11,7 +11,7 @@ BUDDHIST_ERA_OFFSET = 543
 
 
 def format_thai_date(day: date, language: str = "th") -> str:
-    """Format a date with its weekday, e.g. "เสาร์ 5 ธ.ค. 2569" in Thai or "Sat 5 Dec 2026" in English.
+    """Format a date with its weekday: "เสาร์ 5 ธ.ค. 2569" in Thai, "Sat 5 Dec 2026" in English.
 
     >>> format_thai_date(date(2026, 12, 5))
     'เสาร์ 5 ธ.ค. 2569'

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys for safe concurrent use."""
+    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys, for concurrent use."""
     if url.startswith("postgres://"):  # the scheme Heroku-style platforms hand out
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):

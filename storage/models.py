@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -68,7 +68,7 @@ class Conversation(Base):
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar = {"version_id_col": version}
 
 
 class SurveyVersion(Base):

@@ -16,9 +16,9 @@ from survey_flows.questions import (
     DONE,
     SKIP,
     Rejected,
+    answers_scope,
     check_constraint,
     choice_label,
-    expression_values,
     is_relevant,
     is_required,
     question_message,
@@ -99,6 +99,9 @@ class _Turn:
     def run(self, given: Input) -> Step:
         command = _command_of(given)
         if self.state.stage is Stage.NEW or isinstance(given, HelloInput):
+            # A first message may be a survey keyword (a QR poster): remember it for after consent.
+            if isinstance(given, TextInput) and (handle := self._keyword(given.text)):
+                self.state.pending = handle
             return self._hello()
         if command:
             return self._command(command)
@@ -206,25 +209,27 @@ class _Turn:
         self.state.flow, self.state.answers, self.state.trail = handle, {}, []
         self.state.picked, self.state.question = [], None
         self.events.append(SurveyStarted(handle))
-        if handle != self.context.profile_flow:
-            self.messages.append(Message((Msg("survey.start", {"title": self._title()}),)))
+        if handle == self.context.profile_flow:
+            self.say("profile.intro")
+        else:
+            self.say("survey.start", title=self._title())
         return self._advance(from_index=0)
 
     def _title(self) -> str:
         return pick(self.flow.title, self.state.language) or self.flow.form_id
 
-    def _values(self) -> dict:
-        return expression_values(self.flow, self.state.answers, self.context.profile)
+    def _scope(self) -> Scope:
+        context = self.context
+        return answers_scope(self.flow, self.state.answers, context.profile, context.today)
 
     def _advance(self, from_index: int) -> Step:
         """Move to the next item that needs the respondent, saying notes on the way."""
-        today = self.context.today
         for item in self.flow.items[from_index:]:
-            values = self._values()
-            if not is_relevant(item, values, today):
+            scope = self._scope()
+            if not is_relevant(item, scope):
                 continue
             if item.kind is Kind.CALCULATE and item.calculation:
-                self._record(item, "", _json_value(item.calculation.evaluate(Scope(values=values, today=today))))
+                self._record(item, "", _json_value(item.calculation.evaluate(scope)))
             elif item.kind is Kind.NOTE:
                 self.messages.append(Message(_label_parts(item, self.state.language)))
             elif item.asks:
@@ -249,28 +254,31 @@ class _Turn:
         if self.state.stage is Stage.IDLE or not self.state.question:
             return self._menu()
         item = self.flow.item(self.state.question)
-        values = self._values()
+        scope = self._scope()
         self.messages.append(
             question_message(
                 item,
                 self.state.language,
-                visible_choices(item, values, self.context.today),
+                visible_choices(item, scope),
                 self.state.picked,
-                is_required(item, values, self.context.today),
-                self._progress(item),
+                is_required(item, scope),
+                self._progress(item, scope),
             )
         )
         return self.step()
 
-    def _progress(self, current: Item) -> tuple[int, int] | None:
+    def _progress(self, current: Item, scope: Scope) -> tuple[int, int] | None:
         if self.state.flow == self.context.profile_flow:
             return None
-        values = self._values()
-        asked = [
-            item.name
-            for item in self.flow.items
-            if item.asks and is_relevant(item, values, self.context.today)
-        ]
+        answered = set(self.state.answers) | set(self.state.trail)
+
+        def counts(item: Item) -> bool:
+            # A question whose condition waits on unanswered questions counts as ahead, so the
+            # total does not jump up as the respondent answers.
+            waiting = any(c.references - answered for c in item.relevant)
+            return item.asks and (waiting or is_relevant(item, scope))
+
+        asked = [item.name for item in self.flow.items if counts(item)]
         if current.name not in asked:
             return None
         return asked.index(current.name) + 1, len(asked)
@@ -279,9 +287,7 @@ class _Turn:
 
     def _answer(self, given: Input) -> Step:
         item = self.flow.item(self.state.question or "")
-        values = self._values()
-        today = self.context.today
-        choices = visible_choices(item, values, today)
+        choices = visible_choices(item, self._scope())
         if isinstance(given, OtherInput):
             self.say("error.not_text")
             return self._reask()
@@ -296,7 +302,7 @@ class _Turn:
             return self._reask()
         if answer_checks.normalize_text(text) in ("ข้าม", "skip"):
             return self._skip(item)
-        value = read_typed(item, text, choices, today)
+        value = read_typed(item, text, choices, self.context.today)
         if isinstance(value, Rejected):
             return self._reject(item, text, value)
         return self._accept(item, text, value)
@@ -323,7 +329,7 @@ class _Turn:
         return self._accept(item, choice_label(choices, value, language), value)
 
     def _skip(self, item: Item) -> Step:
-        if is_required(item, self._values(), self.context.today):
+        if is_required(item, self._scope()):
             message = item.required_message.get(self.state.language) or Msg("error.required")
             self.events.append(AnswerRejected(self.state.flow or "", item.name, "", "required"))
             self.messages.append(Message((message,)))
@@ -339,8 +345,7 @@ class _Turn:
         return self._reask()
 
     def _accept(self, item: Item, raw: str, value) -> Step:
-        values = self._values()
-        refused = check_constraint(item, value, values, self.state.language, self.context.today)
+        refused = check_constraint(item, value, self._scope(), self.state.language)
         if refused:
             return self._reject(item, raw, refused)
         self._record(item, raw, value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from survey_flows import answer_checks
@@ -26,41 +26,40 @@ class Rejected:
     message: Part
 
 
-def expression_values(flow: Flow, answers: Mapping[str, Answer], profile: Mapping) -> dict:
-    """Return ${name} values for expressions: profile first, then answers, dates as dates."""
+def answers_scope(
+    flow: Flow, answers: Mapping[str, Answer], profile: Mapping, today: date
+) -> Scope:
+    """Return what expressions see: the answers (dates as dates), the profile and today."""
     kinds = {item.name: item.kind for item in flow.items}
-    values: dict[str, Value] = dict(profile)
+    values: dict[str, Value] = {}
     for name, answer in answers.items():
         if kinds.get(name) is Kind.DATE and isinstance(answer, str):
             values[name] = date.fromisoformat(answer)
         else:
             values[name] = answer
-    return values
+    return Scope(values=values, today=today, profile=profile)
 
 
-def is_relevant(item: Item, values: Mapping[str, Value], today: date) -> bool:
+def is_relevant(item: Item, scope: Scope) -> bool:
     """Whether every relevant condition on the item (and its groups) holds."""
-    scope = Scope(values=values, today=today)
     return all(condition.is_true(scope) for condition in item.relevant)
 
 
-def is_required(item: Item, values: Mapping[str, Value], today: date) -> bool:
+def is_required(item: Item, scope: Scope) -> bool:
     """Whether the respondent must answer the item."""
     if item.kind is Kind.ACKNOWLEDGE:
         return True
-    return bool(item.required and item.required.is_true(Scope(values=values, today=today)))
+    return bool(item.required and item.required.is_true(scope))
 
 
-def visible_choices(item: Item, values: Mapping[str, Value], today: date) -> tuple[Choice, ...]:
+def visible_choices(item: Item, scope: Scope) -> tuple[Choice, ...]:
     """Return the item's choices that pass its choice_filter."""
     if not item.choice_filter:
         return item.choices
     return tuple(
         choice
         for choice in item.choices
-        if item.choice_filter.is_true(
-            Scope(values=values, today=today, choice={"label": "", **choice.columns})
-        )
+        if item.choice_filter.is_true(replace(scope, choice={"label": "", **choice.columns}))
     )
 
 
@@ -132,19 +131,21 @@ def read_typed(
         return Rejected("not_a_choice", Msg("error.choice")) if name is None else name
     if item.kind is Kind.SELECT_MULTIPLE:
         names = answer_checks.match_choices(text, options)
-        return Rejected("not_a_choice", Msg("error.choice")) if not names else names
+        return names or Rejected("not_a_choice", Msg("error.choice"))
     # acknowledge: any yes-like word will do
     if answer_checks.parse_yes_no(text):
         return "OK"
     return Rejected("not_acknowledged", Msg("error.acknowledge"))
 
 
-def check_constraint(item: Item, value: Answer, values: Mapping, language: str, today: date):
+def check_constraint(item: Item, value: Answer, scope: Scope, language: str) -> Rejected | None:
     """Return Rejected when the form's constraint refuses `value`, else None."""
     if not item.constraint:
         return None
-    current: Value = date.fromisoformat(value) if item.kind is Kind.DATE else value  # type: ignore[arg-type]
-    if item.constraint.is_true(Scope(values=values, current=current, today=today)):
+    current = (
+        date.fromisoformat(value) if item.kind is Kind.DATE and isinstance(value, str) else value
+    )
+    if item.constraint.is_true(replace(scope, current=current)):
         return None
     message = pick(item.constraint_message, language)
     return Rejected("constraint", message or Msg("error.constraint"))

@@ -1,4 +1,4 @@
-"""Read an XLSForm with pyxform's parse-only API and turn it into a Flow, refusing what we can't ask.
+"""Read an XLSForm with pyxform's parse-only API into a Flow, refusing what a chat cannot ask.
 
 Everything a chat could trip over later is checked here, so a form either loads whole or is
 refused with the sheet, the row and a message a form author can act on.
@@ -7,10 +7,10 @@ refused with the sheet, the row and a message a form author can act on.
 from __future__ import annotations
 
 import re
-from io import BytesIO
-from pathlib import PurePath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from io import BytesIO
+from pathlib import PurePath
 from typing import Any
 
 from pyxform import xls2json
@@ -91,18 +91,21 @@ class FormError(ValueError):
         return f"{where}: {self.message}" if where else self.message
 
 
-def load_flow(source: bytes, filename: str, known_outside: Iterable[str] = ()) -> Flow:
+def load_flow(source: bytes, filename: str, profile_fields: Iterable[str] | None = None) -> Flow:
     """Load an XLSForm's bytes (.xlsx, .xls, .csv or .md, told by `filename`) or raise FormError.
 
-    `known_outside` names values a form may reference without defining them (profile answers).
+    `profile_fields`, when given, are the only names profile('name') may read.
     """
     path = PurePath(filename)
     try:
         file_type = SupportedFileTypes(path.suffix.lower())
     except ValueError:
-        raise FormError(f"'{path.suffix}' files are not XLSForms: use .xlsx, .xls, .csv or .md")
+        message = f"'{path.suffix}' files are not XLSForms: use .xlsx, .xls, .csv or .md"
+        raise FormError(message) from None
     try:
-        definition_data = Definition(data=BytesIO(source), file_type=file_type, file_path_stem=path.stem)
+        definition_data = Definition(
+            data=BytesIO(source), file_type=file_type, file_path_stem=path.stem
+        )
         workbook = xls2json.get_xlsform(definition_data)
         definition = xls2json.workbook_to_json(
             workbook_dict=workbook,
@@ -114,11 +117,13 @@ def load_flow(source: bytes, filename: str, known_outside: Iterable[str] = ()) -
     except PyXFormError as error:
         found = ROW_IN_MESSAGE.search(str(error))
         row = int(found.group(1)) if found else None
-        raise FormError(f"pyxform: {error}", "survey" if row else None, row) from None
+        message = ROW_IN_MESSAGE.sub("", str(error)).strip()
+        raise FormError(message, "survey" if row else None, row) from None
     except Exception as error:  # pyxform crashes on some broken files; refuse them the same way
         raise FormError(f"this file cannot be read as an XLSForm ({error})") from None
     rows = _rows_by_name(workbook.survey)
-    return _FlowBuilder(definition, rows, frozenset(known_outside)).build()
+    profile = None if profile_fields is None else frozenset(profile_fields)
+    return _FlowBuilder(definition, rows, profile).build()
 
 
 def _rows_by_name(survey_rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -137,10 +142,12 @@ def language_code(key: str, default: str) -> str:
 class _FlowBuilder:
     """Walks pyxform's JSON tree once, flattening groups into items."""
 
-    def __init__(self, definition: dict[str, Any], rows: dict[str, int], outside: frozenset[str]):
+    def __init__(
+        self, definition: dict[str, Any], rows: dict[str, int], profile: frozenset[str] | None
+    ):
         self.definition = definition
         self.rows = rows
-        self.outside = outside
+        self.profile = profile
         default = definition.get("default_language", "default")
         self.default_language = language_code(default, LANGUAGES[0]) if default else LANGUAGES[0]
         self.items: list[Item] = []
@@ -217,7 +224,9 @@ class _FlowBuilder:
 
     def _choice(self, choice: dict[str, Any]) -> Choice:
         columns = {k: str(v) for k, v in choice.items() if k not in ("label", "media")}
-        return Choice(name=str(choice["name"]), label=self._text(choice.get("label")), columns=columns)
+        return Choice(
+            name=str(choice["name"]), label=self._text(choice.get("label")), columns=columns
+        )
 
     def _required(self, value: str | None, row: int | None) -> Expression | None:
         text = str(value or "").strip()
@@ -236,7 +245,9 @@ class _FlowBuilder:
             raise FormError(f"column '{column}': {error}", "survey", row) from None
         if column != "choice_filter" and expression.uses_choice_columns:
             names = ", ".join(sorted(expression.uses_choice_columns))
-            raise FormError(f"column '{column}': write ${{{names}}} instead of {names}", "survey", row)
+            raise FormError(
+                f"column '{column}': write ${{{names}}} instead of {names}", "survey", row
+            )
         return expression
 
     def _check_choice_columns(self, expression: Expression, choices: tuple, row: int | None):
@@ -250,7 +261,7 @@ class _FlowBuilder:
             )
 
     def _check_references(self) -> None:
-        names = {item.name for item in self.items} | self.outside
+        names = {item.name for item in self.items}
         for item in self.items:
             expressions = (
                 *item.relevant,
@@ -260,10 +271,19 @@ class _FlowBuilder:
                 item.calculation,
             )
             for expression in filter(None, expressions):
+                unknown = sorted(expression.profile_fields - (self.profile or set()))
+                if self.profile is not None and unknown:
+                    raise FormError(
+                        f"'{expression.source}' reads profile('{unknown[0]}'), but the profile"
+                        f" has only {', '.join(sorted(self.profile)) or 'no fields'}",
+                        "survey",
+                        item.row,
+                    )
                 missing = sorted(expression.references - names)
                 if missing:
                     raise FormError(
-                        f"'{expression.source}' refers to ${{{missing[0]}}}, which the form does not define",
+                        f"'{expression.source}' refers to ${{{missing[0]}}},"
+                        " which the form does not define",
                         "survey",
                         item.row,
                     )

@@ -1,0 +1,660 @@
+/*
+ * The web simulator: a LINE-like chat that talks to /simulator/api as one or more
+ * simulated respondents. Plain JS, no build step, nothing from the network but our own API.
+ *
+ * Everything a tab needs to come back tomorrow is in localStorage, under "lampang-sim:":
+ *   respondents        [{id, name, n}]          the simulated respondents, in order made
+ *   current            id                       the respondent last looked at
+ *   t:<id>             [entry]                  the transcript, both sides (see below)
+ *   seen:<id>          number                   the id of the last bot message shown
+ *   draft:<id>         string                   what was typed but not sent yet
+ *
+ * A transcript entry is one of
+ *   {type: "bot", id, at, text, buttons}                       a message from the bot
+ *   {type: "user", key, at, kind, text, body, status}          something the respondent sent
+ *   {type: "hello", key, at, body, status, checkFirst}         the greeting request (not shown)
+ * and a user/hello entry's status is queued → sending → sent, or failed (retry re-queues it).
+ * Server text is only ever put in the page with textContent.
+ */
+(function () {
+  "use strict";
+
+  var PREFIX = "lampang-sim:";
+  var USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+  var POLL_MS = 1500;
+  var TIMEOUT_MS = 20000;
+  var PROGRESS = /^(ข้อ|Question) \d+\/\d+$/;
+  var root = document.getElementById("app");
+  var api = {
+    send: (root && root.getAttribute("data-send-url")) || "/simulator/api/send",
+    messages: (root && root.getAttribute("data-messages-url")) || "/simulator/api/messages",
+  };
+
+  // Storage ----------------------------------------------------------------------------------
+
+  var memory = {};
+  var storageWorks = (function () {
+    try {
+      var probe = PREFIX + "probe";
+      window.localStorage.setItem(probe, "1");
+      window.localStorage.removeItem(probe);
+      return true;
+    } catch (error) {
+      return false;
+    }
+  })();
+
+  function load(key, fallback) {
+    var raw = null;
+    try {
+      raw = storageWorks ? window.localStorage.getItem(PREFIX + key) : memory[key];
+    } catch (error) {
+      raw = memory[key];
+    }
+    if (raw === null || raw === undefined) return fallback;
+    try {
+      return JSON.parse(raw);
+    } catch (error) {
+      return fallback;
+    }
+  }
+
+  function save(key, value) {
+    var raw = JSON.stringify(value);
+    memory[key] = raw;
+    if (!storageWorks) return;
+    try {
+      window.localStorage.setItem(PREFIX + key, raw);
+    } catch (error) {
+      console.warn("simulator: could not save to localStorage", error);
+    }
+  }
+
+  function respondents() {
+    var list = load("respondents", []);
+    return Array.isArray(list) ? list.filter(function (r) { return r && USER_ID.test(r.id); }) : [];
+  }
+
+  function findRespondent(id) {
+    return respondents().filter(function (r) { return r.id === id; })[0] || null;
+  }
+
+  function transcript(id) {
+    var list = load("t:" + id, []);
+    return Array.isArray(list) ? list : [];
+  }
+
+  function saveTranscript(id, list) {
+    save("t:" + id, list);
+    if (id === current) render();
+  }
+
+  /** Change one entry of a transcript, reading it fresh so other tabs' changes are kept. */
+  function updateEntry(id, key, change) {
+    var list = transcript(id);
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].key === key) {
+        change(list[i]);
+        saveTranscript(id, list);
+        return list[i];
+      }
+    }
+    return null;
+  }
+
+  // Ids and respondents ------------------------------------------------------------------------
+
+  function randomId() {
+    var cryptoApi = window.crypto || window.msCrypto;
+    if (cryptoApi && typeof cryptoApi.randomUUID === "function") {
+      try {
+        return cryptoApi.randomUUID();
+      } catch (error) {
+        /* not a secure context: fall through */
+      }
+    }
+    var bytes = new Uint8Array(16);
+    if (cryptoApi && typeof cryptoApi.getRandomValues === "function") {
+      cryptoApi.getRandomValues(bytes);
+    } else {
+      for (var i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+    }
+    return Array.prototype.map
+      .call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); })
+      .join("");
+  }
+
+  function createRespondent(id) {
+    var list = respondents();
+    var existing = list.filter(function (r) { return r.id === id; })[0];
+    if (existing) return existing;
+    var n = list.reduce(function (max, r) { return Math.max(max, r.n || 0); }, 0) + 1;
+    var made = { id: id || randomId(), name: "ผู้ตอบ " + n, n: n };
+    list.push(made);
+    save("respondents", list);
+    // A respondent made here has never talked (as far as we know): greet them once. If the
+    // server already has messages for the id (e.g. another browser made it), just show those.
+    var hello = {
+      type: "hello",
+      key: randomId(),
+      at: new Date().toISOString(),
+      body: { hello: true },
+      status: "queued",
+      checkFirst: true,
+    };
+    save("t:" + made.id, transcript(made.id).concat([hello]));
+    return made;
+  }
+
+  // Talking to the server ----------------------------------------------------------------------
+
+  function request(method, url, body) {
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
+    var options = {
+      method: method,
+      headers: { Accept: "application/json" },
+      cache: "no-store",
+      credentials: "same-origin",
+    };
+    if (controller) options.signal = controller.signal;
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options)
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .finally(function () {
+        if (timer) clearTimeout(timer);
+      });
+  }
+
+  var fetchChains = {};
+  var fetchesInFlight = {};
+
+  /** Fetch the bot's new messages for a respondent; calls for one respondent run one at a time. */
+  function fetchMessages(id) {
+    fetchesInFlight[id] = (fetchesInFlight[id] || 0) + 1;
+    var run = function () {
+      var seen = Number(load("seen:" + id, 0)) || 0;
+      var url =
+        api.messages + "?user=" + encodeURIComponent(id) + "&after=" + encodeURIComponent(seen);
+      return request("GET", url).then(function (reply) {
+        addBotMessages(id, (reply && reply.messages) || []);
+      });
+    };
+    var chain = (fetchChains[id] || Promise.resolve()).catch(function () {}).then(run);
+    fetchChains[id] = chain;
+    return chain.then(
+      function () {
+        fetchesInFlight[id] -= 1;
+        if (id === current) showFetchProblem(false);
+      },
+      function (error) {
+        fetchesInFlight[id] -= 1;
+        if (id === current) showFetchProblem(true);
+        throw error;
+      }
+    );
+  }
+
+  function addBotMessages(id, messages) {
+    if (!messages.length) return;
+    var list = transcript(id);
+    var known = {};
+    list.forEach(function (entry) {
+      if (entry.type === "bot") known[entry.id] = true;
+    });
+    var seen = Number(load("seen:" + id, 0)) || 0;
+    var added = false;
+    messages.forEach(function (message) {
+      var messageId = Number(message.id);
+      if (!isFinite(messageId) || known[messageId]) return;
+      known[messageId] = true;
+      list.push({
+        type: "bot",
+        id: messageId,
+        at: message.at || new Date().toISOString(),
+        text: typeof message.text === "string" ? message.text : "",
+        buttons: Array.isArray(message.buttons) ? message.buttons : [],
+      });
+      seen = Math.max(seen, messageId);
+      added = true;
+    });
+    save("seen:" + id, seen);
+    if (added) {
+      if (id === current) stickToBottom = true;
+      saveTranscript(id, list);
+    }
+  }
+
+  var pumping = {};
+  var busy = {};
+
+  /** Send a respondent's queued entries in order, fetching the replies after each. */
+  function pump(id) {
+    if (pumping[id]) return;
+    var next = transcript(id).filter(function (e) {
+      return (e.type === "user" || e.type === "hello") && e.status === "queued";
+    })[0];
+    if (!next) return;
+    pumping[id] = true;
+    setBusy(id, 1);
+    updateEntry(id, next.key, function (e) { e.status = "sending"; });
+
+    var before = next.checkFirst ? fetchMessages(id) : Promise.resolve();
+    before
+      .then(function () {
+        if (next.checkFirst && transcript(id).some(function (e) { return e.type === "bot"; })) {
+          return null; // the server already talks to this id: no need to say hello
+        }
+        return request("POST", api.send, Object.assign({ user: id }, next.body));
+      })
+      .then(function () {
+        updateEntry(id, next.key, function (e) { e.status = "sent"; delete e.checkFirst; });
+        return fetchMessages(id).catch(function () {
+          /* the poll will pick the replies up; the fetch notice says so */
+        });
+      })
+      .then(
+        function () {
+          pumping[id] = false;
+          setBusy(id, -1);
+          pump(id);
+        },
+        function () {
+          // Keep the conversation in order: this one and anything queued after it wait for retry.
+          var list = transcript(id);
+          var after = false;
+          list.forEach(function (e) {
+            if (e.key === next.key) after = true;
+            if (after && (e.key === next.key || e.status === "queued")) e.status = "failed";
+          });
+          saveTranscript(id, list);
+          pumping[id] = false;
+          setBusy(id, -1);
+        }
+      );
+  }
+
+  function retry(id, key) {
+    var list = transcript(id);
+    var from = false;
+    list.forEach(function (e) {
+      if (e.key === key) from = true;
+      if (from && e.status === "failed") e.status = "queued";
+    });
+    saveTranscript(id, list);
+    pump(id);
+  }
+
+  function enqueue(id, kind, text, body) {
+    var list = transcript(id);
+    list.push({
+      type: "user",
+      key: randomId(),
+      at: new Date().toISOString(),
+      kind: kind,
+      text: text,
+      body: body,
+      status: "queued",
+    });
+    stickToBottom = true;
+    saveTranscript(id, list);
+    pump(id);
+  }
+
+  function setBusy(id, delta) {
+    busy[id] = Math.max(0, (busy[id] || 0) + delta);
+    if (id === current) els.typing.hidden = !(busy[id] > 0);
+    if (id === current && busy[id] > 0) scrollToBottom();
+  }
+
+  // Rendering ----------------------------------------------------------------------------------
+
+  var els = {};
+  var current = null;
+  var stickToBottom = true;
+
+  function two(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  /** Read a server timestamp; one without a zone (SQLite drops it) is UTC. */
+  function parseTime(iso) {
+    if (typeof iso !== "string") return new Date(NaN);
+    if (/T\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(iso)) iso += "Z";
+    return new Date(iso);
+  }
+
+  function clock(iso) {
+    var when = parseTime(iso);
+    if (isNaN(when.getTime())) return "";
+    return two(when.getHours()) + ":" + two(when.getMinutes());
+  }
+
+  function dayKey(iso) {
+    var when = parseTime(iso);
+    if (isNaN(when.getTime())) return "";
+    return when.getFullYear() + "-" + (when.getMonth() + 1) + "-" + when.getDate();
+  }
+
+  function dayLabel(iso) {
+    var when = parseTime(iso);
+    var today = new Date();
+    var yesterday = new Date(today.getTime() - 86400000);
+    if (dayKey(iso) === dayKey(today.toISOString())) return "วันนี้";
+    if (dayKey(iso) === dayKey(yesterday.toISOString())) return "เมื่อวาน";
+    try {
+      return when.toLocaleDateString("th-TH", { day: "numeric", month: "short", year: "numeric" });
+    } catch (error) {
+      return when.toDateString();
+    }
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function avatar() {
+    var node = el("div", "avatar", "ลป");
+    node.setAttribute("aria-hidden", "true");
+    return node;
+  }
+
+  function botRow(entry) {
+    var row = el("div", "row row-bot");
+    var stack = el("div", "stack");
+    var bubble = el("div", "bubble bubble-bot");
+    bubble.setAttribute("data-testid", "bot-bubble");
+    bubble.setAttribute("data-message-id", String(entry.id));
+    var text = entry.text || "";
+    var newline = text.indexOf("\n");
+    var first = newline < 0 ? text : text.slice(0, newline);
+    if (PROGRESS.test(first)) {
+      bubble.appendChild(el("span", "progress", first));
+      text = newline < 0 ? "" : text.slice(newline + 1);
+    }
+    if (text) bubble.appendChild(document.createTextNode(text));
+    stack.appendChild(bubble);
+    stack.appendChild(meta(entry.at));
+    row.appendChild(avatar());
+    row.appendChild(stack);
+    return row;
+  }
+
+  function userRow(entry) {
+    var row = el("div", "row row-user " + (entry.status || "sent"));
+    var stack = el("div", "stack");
+    var bubble;
+    if (entry.kind === "sticker") {
+      bubble = el("div", "bubble bubble-user bubble-sticker");
+      var art = document.getElementById("sticker-art").content.querySelector("svg");
+      bubble.appendChild(art.cloneNode(true));
+    } else {
+      bubble = el("div", "bubble bubble-user", entry.text || "");
+    }
+    bubble.setAttribute("data-testid", "user-bubble");
+    stack.appendChild(bubble);
+    var info = meta(entry.status === "sent" ? entry.at : null);
+    if (entry.status === "sent") info.insertBefore(el("span", "read", "อ่านแล้ว"), info.firstChild);
+    stack.appendChild(info);
+    if (entry.status === "failed") stack.appendChild(failedNote(entry));
+    row.appendChild(stack);
+    return row;
+  }
+
+  function failedNote(entry) {
+    var note = el("div", "send-note");
+    note.setAttribute("role", "alert");
+    note.setAttribute("data-testid", "send-failed");
+    note.appendChild(el("span", "", "ส่งไม่สำเร็จ ลองอีกครั้ง"));
+    var button = el("button", "", "ลองอีกครั้ง");
+    button.type = "button";
+    button.setAttribute("data-testid", "retry");
+    button.addEventListener("click", function () { retry(current, entry.key); });
+    note.appendChild(button);
+    return note;
+  }
+
+  function meta(at) {
+    var node = el("div", "meta");
+    if (at) node.appendChild(el("time", "", clock(at)));
+    return node;
+  }
+
+  function render() {
+    if (!current) return;
+    var list = transcript(current);
+    var chat = els.chat;
+    var nearBottom = chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
+    var fragment = document.createDocumentFragment();
+    var lastDay = null;
+    var lastShown = null;
+    var failedHello = null;
+    list.forEach(function (entry) {
+      if (entry.type === "hello") {
+        if (entry.status === "failed") failedHello = entry;
+        return;
+      }
+      if (entry.type !== "bot" && entry.type !== "user") return;
+      var day = dayKey(entry.at);
+      if (day && day !== lastDay) {
+        fragment.appendChild(el("div", "day", dayLabel(entry.at)));
+        lastDay = day;
+      }
+      fragment.appendChild(entry.type === "bot" ? botRow(entry) : userRow(entry));
+      lastShown = entry;
+    });
+    els.log.replaceChildren(fragment);
+    renderQuickReplies(lastShown && lastShown.type === "bot" ? lastShown.buttons || [] : []);
+    renderHelloProblem(failedHello);
+    els.typing.hidden = !(busy[current] > 0);
+    if (nearBottom || stickToBottom) scrollToBottom();
+    stickToBottom = false;
+  }
+
+  function renderQuickReplies(buttons) {
+    var row = els.quickReplies;
+    row.replaceChildren();
+    buttons.forEach(function (button) {
+      if (!button || typeof button.data !== "string") return;
+      var label = typeof button.label === "string" ? button.label : "";
+      var node = el("button", "quick-reply", label);
+      node.type = "button";
+      node.title = label;
+      node.setAttribute("data-testid", "quick-reply");
+      node.addEventListener("click", function () {
+        enqueue(current, "tap", label, { data: button.data });
+      });
+      row.appendChild(node);
+    });
+    row.hidden = !row.childElementCount;
+    row.scrollLeft = 0;
+  }
+
+  var notice = { hello: null, fetch: false };
+
+  function renderHelloProblem(entry) {
+    notice.hello = entry;
+    renderNotice();
+  }
+
+  function showFetchProblem(show) {
+    if (notice.fetch === show) return;
+    notice.fetch = show;
+    renderNotice();
+  }
+
+  function renderNotice() {
+    if (notice.hello) {
+      els.noticeText.textContent = "ส่งไม่สำเร็จ ลองอีกครั้ง";
+    } else if (notice.fetch) {
+      els.noticeText.textContent = "รับข้อความไม่สำเร็จ";
+    }
+    els.notice.hidden = !(notice.hello || notice.fetch);
+  }
+
+  function scrollToBottom() {
+    var chat = els.chat;
+    chat.scrollTop = chat.scrollHeight;
+  }
+
+  function renderRespondents() {
+    var select = els.select;
+    select.replaceChildren();
+    respondents().forEach(function (r) {
+      var option = el("option", "", r.name);
+      option.value = r.id;
+      option.title = r.id;
+      select.appendChild(option);
+    });
+    if (current) select.value = current;
+  }
+
+  // Choosing a respondent ----------------------------------------------------------------------
+
+  function choose(id) {
+    if (current && current !== id) save("draft:" + current, els.input.value);
+    current = id;
+    save("current", id);
+    try {
+      var url = new URL(window.location.href);
+      url.searchParams.set("user", id);
+      window.history.replaceState(null, "", url.toString());
+    } catch (error) {
+      /* an old browser: the URL just does not follow */
+    }
+    notice.fetch = false;
+    els.input.value = load("draft:" + id, "") || "";
+    resizeInput();
+    renderRespondents();
+    stickToBottom = true;
+    render();
+    pump(id);
+    fetchMessages(id).catch(function () {});
+  }
+
+  function startingRespondent() {
+    var params = new URLSearchParams(window.location.search);
+    var asked = params.get("user");
+    if (asked && USER_ID.test(asked)) return createRespondent(asked).id;
+    var last = load("current", null);
+    if (last && findRespondent(last)) return last;
+    var list = respondents();
+    return list.length ? list[0].id : createRespondent().id;
+  }
+
+  /** Requests cut short by closing the tab may or may not have arrived: let the person decide. */
+  function settleInterrupted() {
+    respondents().forEach(function (r) {
+      var list = transcript(r.id);
+      var changed = false;
+      list.forEach(function (e) {
+        if (e.status !== "sending") return;
+        changed = true;
+        if (e.type === "hello") {
+          e.status = "queued";
+          e.checkFirst = true;
+        } else {
+          e.status = "failed";
+        }
+      });
+      if (changed) save("t:" + r.id, list);
+    });
+  }
+
+  // Input --------------------------------------------------------------------------------------
+
+  function sendTyped() {
+    var text = els.input.value;
+    if (!text.trim()) {
+      els.input.focus();
+      return;
+    }
+    text = text.replace(/\s+$/, "");
+    enqueue(current, "text", text, { text: text });
+    els.input.value = "";
+    save("draft:" + current, "");
+    resizeInput();
+    els.input.focus();
+  }
+
+  function resizeInput() {
+    var input = els.input;
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 140) + "px";
+    els.send.classList.toggle("empty", !input.value.trim());
+  }
+
+  function poll() {
+    if (!current || document.visibilityState === "hidden") return;
+    if (fetchesInFlight[current] > 0) return;
+    fetchMessages(current).catch(function () {});
+  }
+
+  function init() {
+    els.chat = document.getElementById("chat");
+    els.log = document.getElementById("chat-log");
+    els.typing = document.getElementById("typing");
+    els.quickReplies = document.getElementById("quick-replies");
+    els.notice = document.getElementById("notice");
+    els.noticeText = document.getElementById("notice-text");
+    els.input = document.getElementById("message-input");
+    els.send = document.getElementById("send");
+    els.select = document.getElementById("respondent-select");
+
+    document.getElementById("input-bar").addEventListener("submit", function (event) {
+      event.preventDefault();
+      sendTyped();
+    });
+    els.input.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) {
+        return;
+      }
+      event.preventDefault();
+      sendTyped();
+    });
+    els.input.addEventListener("input", function () {
+      save("draft:" + current, els.input.value);
+      resizeInput();
+    });
+    document.getElementById("sticker").addEventListener("click", function () {
+      enqueue(current, "sticker", "", { kind: "sticker" });
+    });
+    document.getElementById("new-respondent").addEventListener("click", function () {
+      choose(createRespondent().id);
+      els.input.focus();
+    });
+    els.select.addEventListener("change", function () {
+      if (findRespondent(els.select.value)) choose(els.select.value);
+    });
+    document.getElementById("notice-retry").addEventListener("click", function () {
+      if (notice.hello) retry(current, notice.hello.key);
+      fetchMessages(current).catch(function () {});
+    });
+    document.addEventListener("visibilitychange", poll);
+    window.addEventListener("storage", function (event) {
+      if (!event.key || event.key.indexOf(PREFIX) !== 0) return;
+      var key = event.key.slice(PREFIX.length);
+      if (key === "respondents") renderRespondents();
+      if (key === "t:" + current) render();
+    });
+
+    settleInterrupted();
+    choose(startingRespondent());
+    setInterval(poll, POLL_MS);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

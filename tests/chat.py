@@ -1,0 +1,54 @@
+"""A simulated respondent talking to the app through the simulator's API, as the page does."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+
+class Respondent:
+    """Sends messages as one simulated respondent and reads the bot's replies."""
+
+    def __init__(self, client: FlaskClient, user: str = "tester-1"):
+        self.client = client
+        self.user = user
+        self.seen = 0
+        self.last_buttons: list[dict] = []
+
+    def send(self, **body) -> list[dict]:
+        """Send one message (text=, data=, kind=, hello=) and return the new bot messages."""
+        response = self.client.post("/simulator/api/send", json={"user": self.user, **body})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return self.replies()
+
+    def say(self, text: str) -> list[dict]:
+        """Type text."""
+        return self.send(text=text)
+
+    def tap(self, label: str) -> list[dict]:
+        """Tap the button with this label on the latest message that had buttons."""
+        data = next(b["data"] for b in self.last_buttons if b["label"] == label)
+        return self.send(data=data)
+
+    def replies(self) -> list[dict]:
+        """Fetch the bot's messages not seen yet."""
+        response = self.client.get(f"/simulator/api/messages?user={self.user}&after={self.seen}")
+        assert response.status_code == 200
+        messages = response.get_json()["messages"]
+        if messages:
+            self.seen = messages[-1]["id"]
+            with_buttons = [m for m in messages if m["buttons"]]
+            if with_buttons:
+                self.last_buttons = with_buttons[-1]["buttons"]
+        return messages
+
+    def onboard(self) -> list[dict]:
+        """Open the chat, consent, and give the profile (carriage driver, Lampang city)."""
+        self.send(hello=True)
+        self.tap("ยินยอม")
+        self.tap("คนขับรถม้า")
+        return self.tap("เทศบาลนครลำปาง")
+
+
+def texts(messages: list[dict]) -> str:
+    """All the text of some bot messages, joined."""
+    return "\n".join(message["text"] for message in messages)

@@ -1,0 +1,280 @@
+"""End to end: a newcomer uses the web simulator page in Debian's chromium, as a person would."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from storage.db import make_engine
+from storage.models import Answer, ConsentRecord, Respondent, Submission, SurveyVersion
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+#: How long any one wait may take; generous for a loaded CI machine, never slept through.
+TIMEOUT_MS = 15_000
+USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, shared by this module's tests."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    """The app served on 127.0.0.1 on a free port, from a background thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture
+def context(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
+    """A fresh browser profile (so empty localStorage) on a phone-sized screen in Thailand."""
+    context = browser.new_context(
+        base_url=live_url,
+        locale="th-TH",
+        timezone_id="Asia/Bangkok",
+        viewport={"width": 390, "height": 844},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def errors() -> list[str]:
+    """JavaScript errors seen on any page opened with open_chat(); a test ends with none."""
+    seen: list[str] = []
+    yield seen
+    assert not seen, seen
+
+
+def open_chat(context: BrowserContext, errors: list[str], path: str = "/simulator") -> Page:
+    """Open the simulator in a new tab, collecting the page's JavaScript errors."""
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(path)
+    return page
+
+
+def bot_bubbles(page: Page):
+    """The bot's bubbles, oldest first."""
+    return page.get_by_test_id("bot-bubble")
+
+
+def wait_for_replies(page: Page) -> None:
+    """Wait until the respondent's last message is delivered and the bot's replies are shown."""
+    expect(page.locator(".row-user").last).to_have_class(re.compile(r"\bsent\b"))
+    expect(page.get_by_test_id("typing")).to_be_hidden()
+
+
+def tap(page: Page, label: str) -> None:
+    """Tap the quick reply with exactly this label, and wait for the bot's replies."""
+    page.get_by_test_id("quick-reply").filter(has_text=re.compile(rf"^{re.escape(label)}$")).click()
+    expect(page.get_by_test_id("user-bubble").last).to_have_text(label)
+    wait_for_replies(page)
+
+
+def type_answer(page: Page, text: str) -> None:
+    """Type a message, send it with Enter, and wait for the bot's replies."""
+    box = page.get_by_test_id("message-input")
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+    expect(page.get_by_test_id("user-bubble").last).to_have_text(text)
+    wait_for_replies(page)
+
+
+def asked(page: Page, *texts: str) -> None:
+    """Check that the bot's latest bubble contains each of these texts."""
+    for text in texts:
+        expect(bot_bubbles(page).last).to_contain_text(text)
+
+
+def onboard(page: Page) -> None:
+    """Consent, give the profile (carriage driver, Lampang city) and start the survey."""
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    expect(page.get_by_test_id("quick-reply")).to_have_text(["ยินยอม", "ไม่ยินยอม"])
+    tap(page, "ยินยอม")
+    asked(page, "คุณอยู่กลุ่มไหนคะ")
+    tap(page, "คนขับรถม้า")
+    asked(page, "คุณอยู่ในเขตเทศบาลไหนคะ")
+    tap(page, "เทศบาลนครลำปาง")
+    asked(page, "อยากทำแบบสอบถามไหนคะ")
+    tap(page, "สำรวจ")
+    asked(page, "ข้อ 1/", "คุณทำอาชีพนี้มากี่ปีแล้วคะ")
+    expect(page.get_by_test_id("quick-reply")).to_have_count(0)
+
+
+def respondent_of(page: Page) -> str:
+    """The simulated respondent's id, which the page keeps in its URL."""
+    user = parse_qs(urlparse(page.url).query)["user"][0]
+    assert USER_ID.fullmatch(user), user
+    return user
+
+
+@pytest.mark.browser
+def test_a_newcomer_completes_the_survey_in_the_simulator(
+    context: BrowserContext, errors: list[str], database_url: str
+) -> None:
+    """Consent, profile and the whole livelihood survey by taps and typing, then the database."""
+    page = open_chat(context, errors)
+    expect(page.locator("html")).to_have_attribute("lang", "th")
+    expect(page.get_by_test_id("respondent-select")).to_have_text("ผู้ตอบ 1")
+    onboard(page)
+    expect(page.locator(".bubble .progress").last).to_have_text(re.compile(r"^ข้อ 1/\d+$"))
+
+    type_answer(page, "๑๒")  # Thai digits
+    asked(page, "ข้อ 2/", "เริ่มทำอาชีพนี้วันไหนคะ")
+    type_answer(page, "1/6/2555")  # a Buddhist-Era date
+    expect(bot_bubbles(page).filter(has_text="1 มิ.ย. 2555")).to_have_count(1)
+    asked(page, "ข้อ 3/")
+    tap(page, "น้อยลง")
+    asked(page, "ข้อ 4/", "ลูกค้าส่วนใหญ่เป็นใครคะ")
+    tap(page, "นักท่องเที่ยวไทย")
+    asked(page, "ข้อ 4/", "นักท่องเที่ยวไทย")
+    tap(page, "คณะดูงาน/โรงเรียน")
+    asked(page, "ข้อ 4/", "นักท่องเที่ยวไทย", "คณะดูงาน/โรงเรียน")
+    tap(page, "เสร็จ")
+    asked(page, "ข้อ 5/", "วันหนึ่งได้เงินราวกี่บาทคะ")
+    type_answer(page, "350.5")
+    asked(page, "ข้อ 6/")
+    tap(page, "เคย")
+    asked(page, "ข้อ 7/", "อยากเรียนรู้อะไรเพิ่ม")
+    type_answer(page, "อยากทำเพจขายทัวร์รถม้า")
+    asked(page, "กดรับทราบเพื่อส่งคำตอบ")
+    tap(page, "รับทราบ")
+    expect(bot_bubbles(page).filter(has_text="ขอบคุณมากที่ช่วยตอบ")).to_be_visible()
+    user = respondent_of(page)
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            respondent = session.scalars(select(Respondent)).one()
+            assert (respondent.channel, respondent.channel_user_id) == ("web", user)
+            assert respondent.profile == {"group": "carriage", "municipality": "nakhon"}
+            consent = session.scalars(select(ConsentRecord)).one()
+            assert consent.given is True
+            assert consent.respondent_id == respondent.id
+            submission = session.scalars(
+                select(Submission).join(SurveyVersion).where(SurveyVersion.form_id == "livelihood")
+            ).one()
+            assert submission.completed_at is not None
+            rows = session.scalars(
+                select(Answer).where(Answer.submission_id == submission.id).order_by(Answer.id)
+            )
+            answers = {row.question: row for row in rows}  # the latest answer to each question
+    finally:
+        engine.dispose()
+    assert (answers["years"].value, answers["years"].raw) == (12, "๑๒")
+    assert answers["started"].value == "2012-06-01"
+    assert answers["busy_days"].value == "less"
+    assert answers["customers"].value == ["thai", "schools"]
+    assert answers["income"].value == 350.5
+    assert answers["income_week"].value == pytest.approx(2453.5)
+    assert answers["online"].value == "yes"
+    assert answers["wish"].value == "อยากทำเพจขายทัวร์รถม้า"
+
+
+@pytest.mark.browser
+def test_closing_the_tab_mid_survey_keeps_the_chat_and_the_place(
+    context: BrowserContext, errors: list[str], database_url: str
+) -> None:
+    """A new tab shows the same transcript, once, and answering goes on from the same question."""
+    page = open_chat(context, errors)
+    onboard(page)
+    type_answer(page, "๑๒")
+    asked(page, "ข้อ 2/", "เริ่มทำอาชีพนี้วันไหนคะ")
+    expect(page.get_by_test_id("quick-reply")).to_have_text(["ข้าม"])
+    user = respondent_of(page)
+    bot_texts = bot_bubbles(page).all_inner_texts()
+    user_texts = page.get_by_test_id("user-bubble").all_inner_texts()
+    page.close()
+
+    page = open_chat(context, errors)  # no ?user=: the respondent last used comes back
+    expect(bot_bubbles(page)).to_have_text(bot_texts)
+    expect(page.get_by_test_id("user-bubble")).to_have_text(user_texts)
+    assert respondent_of(page) == user
+    expect(page.get_by_test_id("respondent-select")).to_have_text("ผู้ตอบ 1")
+    expect(page.get_by_test_id("quick-reply")).to_have_text(["ข้าม"])
+
+    page.get_by_test_id("sticker").click()  # not text: the bot asks the same question again
+    wait_for_replies(page)
+    asked(page, "ข้อ 2/", "เริ่มทำอาชีพนี้วันไหนคะ")
+    type_answer(page, "1/6/2555")
+    asked(page, "ข้อ 3/", "ช่วงนี้คนซื้อหรือลูกค้าเป็นอย่างไรบ้างคะ")
+    ids = bot_bubbles(page).evaluate_all("nodes => nodes.map(n => n.dataset.messageId)")
+    assert len(ids) == len(set(ids)) > len(bot_texts)  # no bubble shown twice
+    assert bot_bubbles(page).all_inner_texts()[: len(bot_texts)] == bot_texts
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(Respondent)) == 1
+            started = session.scalars(select(Answer).where(Answer.question == "started")).one()
+            assert started.value == "2012-06-01"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.browser
+def test_several_respondents_each_keep_their_own_chat(
+    context: BrowserContext, errors: list[str]
+) -> None:
+    """ "+ ผู้ตอบใหม่" greets a second respondent; the select and ?user= switch between them."""
+    page = open_chat(context, errors)
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    tap(page, "ยินยอม")
+    asked(page, "คุณอยู่กลุ่มไหนคะ")
+    first = respondent_of(page)
+
+    page.get_by_test_id("new-respondent").click()
+    select = page.get_by_test_id("respondent-select")
+    expect(select.locator("option")).to_have_text(["ผู้ตอบ 1", "ผู้ตอบ 2"])
+    expect(page.get_by_test_id("user-bubble")).to_have_count(0)
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    second = respondent_of(page)
+    assert second != first
+
+    select.select_option(label="ผู้ตอบ 1")
+    expect(page.get_by_test_id("user-bubble")).to_have_text(["ยินยอม"])
+    asked(page, "คุณอยู่กลุ่มไหนคะ")
+    assert respondent_of(page) == first
+
+    other = open_chat(context, errors, f"/simulator?user={second}")  # a second tab, side by side
+    expect(other.get_by_test_id("respondent-select")).to_have_value(second)
+    tap(other, "ไม่ยินยอม")
+    expect(other.get_by_test_id("user-bubble")).to_have_text(["ไม่ยินยอม"])
+    expect(page.get_by_test_id("user-bubble")).to_have_text(["ยินยอม"])
