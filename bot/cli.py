@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from bot import worker
 from bot.exports import export_csv
 from bot.runtime import runtime
 from bot.surveys import import_survey
+from storage.courses import save_courses
 from storage.migrate import upgrade
 from survey_flows.xlsform import FormError
 
 #: The built-in forms, imported by load-demo; the profile comes first so others may use it.
 BUILT_IN_FLOWS = Path(__file__).resolve().parent.parent / "flows"
+#: Demo content loaded by `make run`: the six courses of the pilot.
+DEMO = Path(__file__).resolve().parent.parent / "demo"
 
 
 @click.command("migrate")
@@ -37,10 +42,11 @@ def import_survey_command(path: Path) -> None:
 @click.command("load-demo")
 @with_appcontext
 def load_demo_command() -> None:
-    """Import the built-in forms in flows/ (the profile first)."""
+    """Import the built-in forms in flows/ (the profile first) and the demo courses."""
     paths = sorted(BUILT_IN_FLOWS.glob("*.md"), key=lambda p: (p.stem != "profile", p.name))
     for path in paths:
         _import(path)
+    _import_courses(DEMO / "courses.csv")
 
 
 def _import(path: Path) -> None:
@@ -52,6 +58,25 @@ def _import(path: Path) -> None:
     except FormError as error:
         raise click.ClickException(f"{path.name} was refused: {error}") from None
     click.echo(f"imported {summary}" if created else f"unchanged: {summary}")
+
+
+@click.command("import-courses")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_courses_command(path: Path) -> None:
+    """Add or update courses from a CSV (code, kind, groups, focus, title_th, title_en, ...)."""
+    _import_courses(path)
+
+
+def _import_courses(path: Path) -> None:
+    rt = runtime()
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        try:
+            with rt.db.begin() as session:
+                count = save_courses(session, csv.DictReader(file))
+        except ValueError as error:
+            raise click.ClickException(f"{path.name} was refused: {error}") from None
+    click.echo(f"{count} courses up to date")
 
 
 @click.command("export")
@@ -68,7 +93,22 @@ def export_command(fmt: str, out: Path, form_id: str | None, layout: str) -> Non
     click.echo(f"wrote {rows} rows to {out}")
 
 
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Deliver due messages (nudges, replies, reminders) until stopped."""
+    rt = runtime()
+    worker.run(rt, rt.clock)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on the app."""
-    for command in (migrate_command, import_survey_command, load_demo_command, export_command):
+    for command in (
+        migrate_command,
+        import_survey_command,
+        import_courses_command,
+        load_demo_command,
+        export_command,
+        worker_command,
+    ):
         app.cli.add_command(command)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from threading import Lock
 
 from sqlalchemy.orm import Session
 
-from storage.models import SurveyVersion
-from storage.surveys import latest_versions
+from storage.courses import all_courses
+from storage.models import Respondent, SurveyVersion
+from storage.surveys import latest_scores, latest_versions
 from survey_flows.form import Flow
-from survey_flows.session import Answer, Context, State
+from survey_flows.session import Context, Course, State
 from survey_flows.xlsform import load_flow
 
 #: The form asked once after consent; its answers become the respondent's profile.
@@ -41,9 +41,14 @@ class SurveyLibrary:
         return frozenset(item.name for item in self.flow(profile).items)
 
     def context(
-        self, session: Session, state: State, profile: Mapping[str, Answer], today: date
+        self,
+        session: Session,
+        respondent: Respondent,
+        state: State,
+        today: date,
     ) -> Context:
-        """Build the engine context: the latest flows, plus the versions this state refers to."""
+        """Build the engine context: the latest flows, the versions this state refers to, the
+        respondent's profile and previous scores, and the courses on offer."""
         latest = latest_versions(session)
         versions = {str(version.id): version for version in latest}
         for handle in (state.flow, state.pending):
@@ -58,5 +63,16 @@ class SurveyLibrary:
             flows=flows,
             keywords={flows[str(v.id)].keyword: str(v.id) for v in latest},
             profile_flow=next((str(v.id) for v in latest if v.form_id == PROFILE_FORM_ID), None),
-            profile=profile,
+            profile=respondent.profile,
+            previous_scores=latest_scores(session, respondent.id),
+            courses=tuple(
+                Course(
+                    code=course.code,
+                    title={"th": course.title_th, "en": course.title_en},
+                    kind=course.kind,
+                    groups=tuple(course.groups),
+                    focus=tuple(course.focus),
+                )
+                for course in all_courses(session)
+            ),
         )

@@ -5,18 +5,30 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
+from bot.quiet_hours import next_allowed
 from bot.rendering import render
-from storage.models import Answer, ConsentRecord, Conversation, Respondent, Submission
-from storage.outbox import enqueue
+from storage.courses import record_interest
+from storage.models import (
+    Answer,
+    ConsentRecord,
+    Conversation,
+    Respondent,
+    Submission,
+    SurveyVersion,
+)
+from storage.outbox import enqueue, replace_nudge
 from storage.respondents import claim_event, get_or_create_respondent, lock_conversation
-from survey_flows.engine import resume
+from storage.surveys import next_round
+from survey_flows.engine import nudge, resume
 from survey_flows.session import (
+    ActionRequested,
     AnswerRecorded,
     AnswerRejected,
     ConsentDeclined,
@@ -24,6 +36,7 @@ from survey_flows.session import (
     Event,
     Input,
     LanguageChanged,
+    ScoresComputed,
     State,
     Step,
     SurveyCompleted,
@@ -31,6 +44,9 @@ from survey_flows.session import (
 )
 
 log = logging.getLogger(__name__)
+
+#: How long a respondent may be silent mid-survey before one gentle nudge.
+NUDGE_AFTER = timedelta(hours=24)
 
 #: Channels whose messages are read by the client itself rather than pushed by a worker.
 SELF_DELIVERING_CHANNELS = frozenset({"web"})
@@ -71,7 +87,7 @@ def handle_inbound(
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
         conversation = lock_conversation(session, respondent, now)
         state = State.from_json(conversation.state)
-        context = library.context(session, state, respondent.profile, now.astimezone(tz).date())
+        context = library.context(session, respondent, state, now.astimezone(tz).date())
         step = resume(state, inbound.input, context)
         _record(session, respondent, conversation, step, inbound, now)
         conversation.state = step.state.to_json()
@@ -83,6 +99,14 @@ def handle_inbound(
             [render(message, language) for message in step.messages],
             now,
             delivered=inbound.channel in SELF_DELIVERING_CHANNELS,
+        )
+        # Every message from the respondent restarts the silence, so a nudge goes at most once.
+        replace_nudge(
+            session,
+            respondent,
+            [render(message, language) for message in nudge(step.state, context)],
+            next_allowed(now + NUDGE_AFTER, tz),
+            now,
         )
     log.info(
         "turn",
@@ -131,10 +155,12 @@ def _record_one(
                 )
             )
         case SurveyStarted(flow):
+            version = session.get(SurveyVersion, int(flow))
             submission = Submission(
                 respondent_id=respondent.id,
                 survey_version_id=int(flow),
                 channel=channel,
+                round=next_round(session, respondent.id, version.form_id if version else ""),
                 started_at=now,
             )
             session.add(submission)
@@ -161,6 +187,20 @@ def _record_one(
                 if submission.survey_version.form_id == PROFILE_FORM_ID:
                     respondent.profile = {**respondent.profile, **answers}
             conversation.submission_id = None
+        case ScoresComputed(flow, scores):
+            finished = session.scalars(
+                select(Submission)
+                .where(
+                    Submission.respondent_id == respondent.id,
+                    Submission.survey_version_id == int(flow),
+                    Submission.completed_at.is_not(None),
+                )
+                .order_by(Submission.id.desc())
+            ).first()
+            if finished is not None:
+                finished.scores = dict(scores)
+        case ActionRequested("course_interest", params):
+            record_interest(session, respondent.id, params["course"], now)
         case LanguageChanged(language):
             respondent.language = language
         case AnswerRejected(flow, question, raw, reason):

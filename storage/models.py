@@ -98,8 +98,12 @@ class Submission(Base):
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
     survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_version.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
+    #: 1 for a respondent's first run through this form, 2 for the next, and so on.
+    round: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: Mean scores of a scored form: {"characteristics": {...}, "subfeatures": {...}}.
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     survey_version: Mapped[SurveyVersion] = relationship()
     respondent: Mapped[Respondent] = relationship()
@@ -165,10 +169,39 @@ class OutboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(16))
     #: The rendered, channel-neutral message: {"text", "buttons": [{"label", "data"}], "progress"}.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    #: pending → sent | failed; the simulator's messages are "sent" when written.
+    #: "reply" to something the respondent sent, or "nudge" after a long silence mid-survey.
+    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    #: pending → sent | failed | dropped; the simulator's replies are "sent" when written.
     status: Mapped[str] = mapped_column(String(16), default="pending")
     due_at: Mapped[datetime] = mapped_column(Timestamp)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Course(Base):
+    """A course (หลักสูตร); `focus` maps it to the characteristics it builds, for recommendations."""
+
+    __tablename__ = "course"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title_th: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # upskill | reskill
+    groups: Mapped[list[str]] = mapped_column(JSON)
+    focus: Mapped[list[str]] = mapped_column(JSON)
+    description_th: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+
+
+class CourseInterest(Base):
+    """A respondent tapped a recommended course: coordinators follow up."""
+
+    __tablename__ = "course_interest"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage, Respondent
@@ -38,14 +38,47 @@ def enqueue(
     return rows
 
 
+def replace_nudge(
+    session: Session,
+    respondent: Respondent,
+    payloads: Iterable[dict[str, Any]],
+    due_at: datetime,
+    now: datetime,
+) -> None:
+    """Cancel the respondent's unsent nudge and, if there are payloads, schedule a new one."""
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.respondent_id == respondent.id,
+            OutboxMessage.kind == "nudge",
+            OutboxMessage.status == "pending",
+        )
+    )
+    session.add_all(
+        OutboxMessage(
+            respondent_id=respondent.id,
+            channel=respondent.channel,
+            payload=payload,
+            kind="nudge",
+            status="pending",
+            due_at=due_at,
+            created_at=now,
+        )
+        for payload in payloads
+    )
+
+
 def messages_after(
     session: Session, respondent_id: int, after_id: int, limit: int = 200
 ) -> list[OutboxMessage]:
-    """Return the respondent's messages newer than `after_id`, oldest first."""
+    """Return the respondent's delivered messages newer than `after_id`, oldest first."""
     return list(
         session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.respondent_id == respondent_id, OutboxMessage.id > after_id)
+            .where(
+                OutboxMessage.respondent_id == respondent_id,
+                OutboxMessage.id > after_id,
+                OutboxMessage.status == "sent",
+            )
             .order_by(OutboxMessage.id)
             .limit(limit)
         )

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import SurveyVersion
+from storage.models import Submission, SurveyVersion
 
 
 def save_survey_version(
@@ -69,3 +69,30 @@ def latest_versions(session: Session) -> list[SurveyVersion]:
             .order_by(SurveyVersion.id)
         )
     )
+
+
+def next_round(session: Session, respondent_id: int, form_id: str) -> int:
+    """The round number of a respondent's next run through a form: completed runs plus one."""
+    done = session.scalar(
+        select(func.count())
+        .select_from(Submission)
+        .join(SurveyVersion, SurveyVersion.id == Submission.survey_version_id)
+        .where(
+            Submission.respondent_id == respondent_id,
+            SurveyVersion.form_id == form_id,
+            Submission.completed_at.is_not(None),
+        )
+    )
+    return (done or 0) + 1
+
+
+def latest_scores(session: Session, respondent_id: int) -> dict[str, dict[str, float]]:
+    """Characteristic scores of each form's latest scored submission by a respondent."""
+    rows = session.execute(
+        select(SurveyVersion.form_id, Submission.scores)
+        .join(SurveyVersion, SurveyVersion.id == Submission.survey_version_id)
+        .where(Submission.respondent_id == respondent_id, Submission.scores.is_not(None))
+        .order_by(Submission.completed_at)
+    )
+    # later rows overwrite earlier ones, leaving the latest per form
+    return {form_id: scores.get("characteristics", {}) for form_id, scores in rows}

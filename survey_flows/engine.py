@@ -25,7 +25,16 @@ from survey_flows.questions import (
     read_typed,
     visible_choices,
 )
+from survey_flows.results import (
+    COURSE,
+    course_offer,
+    recommend,
+    results_card,
+    weakest_characteristic,
+)
+from survey_flows.scoring import score
 from survey_flows.session import (
+    ActionRequested,
     AnswerRecorded,
     AnswerRejected,
     Button,
@@ -39,6 +48,7 @@ from survey_flows.session import (
     Message,
     Msg,
     OtherInput,
+    ScoresComputed,
     Stage,
     State,
     Step,
@@ -74,11 +84,18 @@ def start(context: Context) -> Step:
     return resume(State(), HelloInput(), context)
 
 
+def nudge(state: State, context: Context) -> tuple[Message, ...]:
+    """What to send someone who went quiet halfway through a survey; () if they are not."""
+    if state.stage is not Stage.SURVEY or not state.question or state.flow not in context.flows:
+        return ()
+    turn = _Turn(replace(state.copy(), paused=False), context)
+    turn.say("nudge", title=turn._title())
+    return turn._reask().messages
+
+
 def resume(state: State, given: Input, context: Context) -> Step:
     """Apply one input to the conversation and return what follows."""
-    return _Turn(replace(state, answers=dict(state.answers), trail=list(state.trail)), context).run(
-        given
-    )
+    return _Turn(state.copy(), context).run(given)
 
 
 class _Turn:
@@ -188,6 +205,8 @@ class _Turn:
 
     def _idle(self, given: Input) -> Step:
         handle = None
+        if isinstance(given, TapInput) and given.question == COURSE:
+            return self._course_chosen(given.value)
         if isinstance(given, TapInput) and given.question == START:
             handle = given.value if given.value in self.context.keywords.values() else None
         elif isinstance(given, TextInput):
@@ -240,13 +259,43 @@ class _Turn:
     def _finish(self) -> Step:
         handle = self.state.flow or ""
         self.events.append(SurveyCompleted(handle, dict(self.state.answers)))
+        self.state.question = None
         if handle == self.context.profile_flow:  # the rest of this turn already sees the profile
             profile = {**self.context.profile, **self.state.answers}
             self.context = replace(self.context, profile=profile)
-        else:
-            self.say("survey.thanks", title=self._title())
-        self.state.question = None
+            return self._next_flow()
+        self.say("survey.thanks", title=self._title())
+        if self._show_results():
+            # The course offer's buttons must be the last ones shown (LINE shows only those).
+            self.state.stage, self.state.flow = Stage.IDLE, None
+            return self.step()
         return self._next_flow()
+
+    def _show_results(self) -> bool:
+        """For a scored flow: the results card and the courses that fit; False if not scored."""
+        scoring = self.flow.scoring
+        scores = score(scoring, self.state.answers) if scoring else None
+        if scoring is None or scores is None or not scores.characteristics:
+            return False
+        language = self.state.language
+        self.events.append(ScoresComputed(self.state.flow or "", scores.to_json()))
+        previous = self.context.previous_scores.get(self.flow.form_id, {})
+        self.messages.append(results_card(self.flow, scores, previous, language))
+        weakest = weakest_characteristic(scores)
+        group = str(self.context.profile.get("group") or "")
+        offers = recommend(self.context.courses, group, weakest)
+        label = pick(scoring.characteristic(weakest).label, language)
+        self.messages.append(course_offer(offers, label, language))
+        return bool(offers)
+
+    def _course_chosen(self, code: str) -> Step:
+        course = next((c for c in self.context.courses if c.code == code), None)
+        if course is None:
+            self.say("error.stale_button")
+            return self._menu()
+        self.events.append(ActionRequested("course_interest", {"course": code}))
+        self.say("course.noted", title=pick(dict(course.title), self.state.language))
+        return self._menu()
 
     def _reask(self) -> Step:
         if self.state.stage in (Stage.CONSENT, Stage.DECLINED, Stage.NEW):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from survey_flows.expressions import Expression
+
+if TYPE_CHECKING:
+    from survey_flows.scoring import Scoring
 
 #: The languages the bot speaks; the first is the default.
 LANGUAGES: tuple[str, ...] = ("th", "en")
@@ -95,6 +99,8 @@ class Flow:
     keyword: str
     title: Translated
     items: tuple[Item, ...]
+    #: How the form is scored, when it declares scoring columns (see survey_flows/scoring.py).
+    scoring: Scoring | None = None
 
     def item(self, name: str) -> Item:
         """Return the item called `name`."""
@@ -103,3 +109,23 @@ class Flow:
     def index(self, name: str) -> int:
         """Return the position of the item called `name`."""
         return next(i for i, item in enumerate(self.items) if item.name == name)
+
+
+@dataclass
+class FormError(ValueError):
+    """A form we refuse to load, pointing at the sheet and row to fix."""
+
+    message: str
+    sheet: str | None = None
+    row: int | None = None
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            part
+            for part in (
+                f"sheet '{self.sheet}'" if self.sheet else "",
+                f"row {self.row}" if self.row else "",
+            )
+            if part
+        )
+        return f"{where}: {self.message}" if where else self.message

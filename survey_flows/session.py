@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -38,6 +39,10 @@ class State:
     paused: bool = False
     pending: str | None = None  # handle of the survey asked for before consent or profile
 
+    def copy(self) -> State:
+        """A deep copy, so a turn never changes the state it was given."""
+        return copy.deepcopy(self)
+
     def to_json(self) -> dict[str, Any]:
         """Return the state as JSON-ready data."""
         return asdict(self)
@@ -47,7 +52,11 @@ class State:
         """Rebuild a state stored by to_json (None gives a new respondent's state)."""
         if not data:
             return cls()
-        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
+        known = {
+            key: copy.deepcopy(value)
+            for key, value in data.items()
+            if key in cls.__dataclass_fields__
+        }
         state = cls(**known)
         state.stage = Stage(state.stage)
         return state
@@ -98,8 +107,23 @@ class Context:
     keywords: Mapping[str, str]
     #: Handle of the profile flow, asked once after consent.
     profile_flow: str | None = None
-    #: The respondent's profile answers (group, municipality), visible to every flow as ${name}.
+    #: The respondent's profile answers (group, municipality), read in forms with profile('name').
     profile: Mapping[str, Answer] = field(default_factory=dict)
+    #: Characteristic scores of the respondent's previous round, by form_id.
+    previous_scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    #: The courses on offer, for recommending one after a results card.
+    courses: tuple[Course, ...] = ()
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course as the engine needs it to recommend one (the shell looks them up)."""
+
+    code: str
+    title: Mapping[str, str]  # by language
+    kind: str  # "upskill" or "reskill"
+    groups: tuple[str, ...]  # the pilot groups it is for
+    focus: tuple[str, ...]  # the characteristics it builds
 
 
 # Outputs --------------------------------------------------------------------------------------
@@ -127,12 +151,32 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Bar:
+    """One characteristic on a results card: its mean score, change since last round, meaning."""
+
+    label: str
+    score: float
+    change: float | None
+    meaning: str
+
+
+@dataclass(frozen=True)
+class ResultsCard:
+    """The scores of a finished assessment, for the shell to draw as bars."""
+
+    bars: tuple[Bar, ...]
+    strongest: str
+    weakest: str
+
+
+@dataclass(frozen=True)
 class Message:
     """One chat message: lines of text, optional buttons and an optional progress (3, 20)."""
 
     parts: tuple[Part, ...]
     buttons: tuple[Button, ...] = ()
     progress: tuple[int, int] | None = None
+    card: ResultsCard | None = None
 
 
 # Events ---------------------------------------------------------------------------------------
@@ -188,6 +232,22 @@ class SurveyCompleted:
 
 
 @dataclass(frozen=True)
+class ScoresComputed:
+    """A scored flow finished with these mean scores ({"characteristics": …, "subfeatures": …})."""
+
+    flow: str
+    scores: Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class ActionRequested:
+    """The respondent asked for something the shell carries out, e.g. interest in a course."""
+
+    action: str
+    params: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class LanguageChanged:
     """The respondent switched language."""
 
@@ -201,6 +261,8 @@ Event = (
     | AnswerRecorded
     | AnswerRejected
     | SurveyCompleted
+    | ScoresComputed
+    | ActionRequested
     | LanguageChanged
 )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePath
 from typing import Any
@@ -18,7 +17,8 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json_backends import Definition, SupportedFileTypes
 
 from survey_flows.expressions import Expression, ExpressionError, compile_expression
-from survey_flows.form import LANGUAGES, Choice, Flow, Item, Kind, Translated
+from survey_flows.form import LANGUAGES, Choice, Flow, FormError, Item, Kind, Translated
+from survey_flows.scoring_form import read_scoring
 
 #: pyxform's type names (after its own alias resolution) mapped to ours.
 KINDS = {
@@ -69,26 +69,6 @@ UNSUPPORTED_KEYS = {
 
 ROW_IN_MESSAGE = re.compile(r"\[row : (\d+)\]")
 LANGUAGE_CODE = re.compile(r"\((\w+)\)\s*$")
-
-
-@dataclass
-class FormError(ValueError):
-    """A form we refuse to load, pointing at the sheet and row to fix."""
-
-    message: str
-    sheet: str | None = None
-    row: int | None = None
-
-    def __str__(self) -> str:
-        where = ", ".join(
-            part
-            for part in (
-                f"sheet '{self.sheet}'" if self.sheet else "",
-                f"row {self.row}" if self.row else "",
-            )
-            if part
-        )
-        return f"{where}: {self.message}" if where else self.message
 
 
 def load_flow(source: bytes, filename: str, profile_fields: Iterable[str] | None = None) -> Flow:
@@ -160,8 +140,10 @@ class _FlowBuilder:
         self._check_references()
         form_id = str(self.definition.get("id_string") or self.definition.get("name"))
         title = self.definition.get("title") or form_id
+        scoring = read_scoring(self.items, self.definition.get("choices", {}), self._text)
         return Flow(
             form_id=form_id,
+            scoring=scoring,
             version=str(self.definition.get("version") or ""),
             keyword=str(self.definition.get("keyword") or form_id).strip(),
             title=self._text(title),

@@ -74,7 +74,7 @@ def context(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def errors() -> list[str]:
+def errors() -> Iterator[list[str]]:
     """JavaScript errors seen on any page opened with open_chat(); a test ends with none."""
     seen: list[str] = []
     yield seen
@@ -219,8 +219,8 @@ def test_closing_the_tab_mid_survey_keeps_the_chat_and_the_place(
     asked(page, "ข้อ 2/", "เริ่มทำอาชีพนี้วันไหนคะ")
     expect(page.get_by_test_id("quick-reply")).to_have_text(["ข้าม"])
     user = respondent_of(page)
-    bot_texts = bot_bubbles(page).all_inner_texts()
-    user_texts = page.get_by_test_id("user-bubble").all_inner_texts()
+    bot_texts = bot_bubbles(page).all_text_contents()
+    user_texts = page.get_by_test_id("user-bubble").all_text_contents()
     page.close()
 
     page = open_chat(context, errors)  # no ?user=: the respondent last used comes back
@@ -237,7 +237,7 @@ def test_closing_the_tab_mid_survey_keeps_the_chat_and_the_place(
     asked(page, "ข้อ 3/", "ช่วงนี้คนซื้อหรือลูกค้าเป็นอย่างไรบ้างคะ")
     ids = bot_bubbles(page).evaluate_all("nodes => nodes.map(n => n.dataset.messageId)")
     assert len(ids) == len(set(ids)) > len(bot_texts)  # no bubble shown twice
-    assert bot_bubbles(page).all_inner_texts()[: len(bot_texts)] == bot_texts
+    assert bot_bubbles(page).all_text_contents()[: len(bot_texts)] == bot_texts
 
     engine = make_engine(database_url)
     try:
@@ -278,3 +278,42 @@ def test_several_respondents_each_keep_their_own_chat(
     tap(other, "ไม่ยินยอม")
     expect(other.get_by_test_id("user-bubble")).to_have_text(["ไม่ยินยอม"])
     expect(page.get_by_test_id("user-bubble")).to_have_text(["ยินยอม"])
+
+
+@pytest.mark.browser
+def test_a_failed_send_keeps_the_message_and_can_be_retried(
+    context: BrowserContext, errors: list[str]
+) -> None:
+    """A send that fails shows a retry note next to the bubble; retrying delivers it once."""
+    page = open_chat(context, errors)
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    failures = [1]
+
+    def flaky(route) -> None:
+        """Fail the first send as a dropped connection would, then let sends through."""
+        if failures:
+            failures.pop()
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/simulator/api/send", flaky)
+    box = page.get_by_test_id("message-input")
+    box.fill("สวัสดีค่ะ")
+    page.get_by_test_id("send").click()
+    note = page.get_by_test_id("send-failed")
+    expect(note).to_have_text(re.compile("ส่งไม่สำเร็จ ลองอีกครั้ง"))
+    expect(page.get_by_test_id("user-bubble")).to_have_text(["สวัสดีค่ะ"])
+    expect(page.get_by_test_id("quick-reply")).to_have_count(0)
+
+    page.get_by_test_id("retry").click()
+    wait_for_replies(page)
+    expect(note).to_have_count(0)
+    expect(page.get_by_test_id("user-bubble")).to_have_text(["สวัสดีค่ะ"])
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    expect(page.get_by_test_id("quick-reply")).to_have_text(["ยินยอม", "ไม่ยินยอม"])
+
+    box.fill("ยังพิมพ์ไม่เสร็จ")  # typed, not sent: still there in a new tab
+    page.close()
+    page = open_chat(context, errors)
+    expect(page.get_by_test_id("message-input")).to_have_value("ยังพิมพ์ไม่เสร็จ")

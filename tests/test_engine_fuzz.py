@@ -33,7 +33,9 @@ THAI_AND_MORE = st.one_of(
 )
 RANDOM_INPUT = st.one_of(
     THAI_AND_MORE.map(TextInput),
-    st.builds(lambda piece, n: TextInput(piece * n), st.text(min_size=1, max_size=5), st.just(10_000)),
+    st.builds(
+        lambda piece, n: TextInput(piece * n), st.text(min_size=1, max_size=5), st.just(10_000)
+    ),
     st.builds(TapInput, st.sampled_from([*(q.name for q in QUESTIONS), "_consent", ""]), st.text()),
     st.builds(OtherInput, st.sampled_from(["sticker", "image", "audio", "location", "file"])),
 )
@@ -61,7 +63,7 @@ def test_any_input_at_any_question_gets_an_answer_and_a_way_on(question, given_i
 
 
 @settings(max_examples=200)
-@given(st.one_of(st.text(), st.builds(str, st.lists(st.text())), st.just('[[[[[' * 5000)))
+@given(st.one_of(st.text(), st.builds(str, st.lists(st.text())), st.just("[[[[[" * 5000)))
 def test_random_postback_data_decodes_to_nothing_or_a_tap(data: str) -> None:
     """Postback data from anywhere decodes without crashing, to None or a (question, value)."""
     decoded = postback.decode(data)

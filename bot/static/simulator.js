@@ -339,7 +339,7 @@
   function dayKey(iso) {
     var when = parseTime(iso);
     if (isNaN(when.getTime())) return "";
-    return when.getFullYear() + "-" + (when.getMonth() + 1) + "-" + when.getDate();
+    return when.getFullYear() + "-" + two(when.getMonth() + 1) + "-" + two(when.getDate());
   }
 
   function dayLabel(iso) {
@@ -378,8 +378,9 @@
     var newline = text.indexOf("\n");
     var first = newline < 0 ? text : text.slice(0, newline);
     if (PROGRESS.test(first)) {
+      // The text stays as sent (textContent is the message); only the progress line is styled.
       bubble.appendChild(el("span", "progress", first));
-      text = newline < 0 ? "" : text.slice(newline + 1);
+      text = newline < 0 ? "" : text.slice(newline);
     }
     if (text) bubble.appendChild(document.createTextNode(text));
     stack.appendChild(bubble);
@@ -414,7 +415,7 @@
     var note = el("div", "send-note");
     note.setAttribute("role", "alert");
     note.setAttribute("data-testid", "send-failed");
-    note.appendChild(el("span", "", "ส่งไม่สำเร็จ ลองอีกครั้ง"));
+    note.appendChild(el("span", "", "ส่งไม่สำเร็จ "));
     var button = el("button", "", "ลองอีกครั้ง");
     button.type = "button";
     button.setAttribute("data-testid", "retry");
@@ -429,13 +430,33 @@
     return node;
   }
 
+  /** Nodes already made for the current respondent, by what they show (see signature()). */
+  var nodes = new Map();
+  var quickRepliesShown = null;
+
+  function signature(entry) {
+    if (entry.type === "bot") return "bot:" + entry.id;
+    return "user:" + entry.key + ":" + entry.status + ":" + (entry.status === "sent" ? entry.at : "");
+  }
+
+  function nodeFor(key, make) {
+    var node = nodes.get(key);
+    if (!node) {
+      node = make();
+      nodes.set(key, node);
+    }
+    return node;
+  }
+
+  /** Show the current respondent's transcript, touching only what changed (usually the end). */
   function render() {
     if (!current) return;
     var list = transcript(current);
     var chat = els.chat;
     var nearBottom = chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
-    var fragment = document.createDocumentFragment();
-    var lastDay = null;
+    var wanted = [];
+    var used = new Set();
+    var lastDay = "";
     var lastShown = null;
     var failedHello = null;
     list.forEach(function (entry) {
@@ -445,24 +466,45 @@
       }
       if (entry.type !== "bot" && entry.type !== "user") return;
       var day = dayKey(entry.at);
-      if (day && day !== lastDay) {
-        fragment.appendChild(el("div", "day", dayLabel(entry.at)));
+      if (day > lastDay) {
+        // Days only move forward, so a phone clock a little off never makes chips flicker.
+        var label = dayLabel(entry.at);
+        var dayKeyed = "day:" + day + ":" + label;
+        wanted.push(nodeFor(dayKeyed, function () { return el("div", "day", label); }));
+        used.add(dayKeyed);
         lastDay = day;
       }
-      fragment.appendChild(entry.type === "bot" ? botRow(entry) : userRow(entry));
+      var key = signature(entry);
+      wanted.push(
+        nodeFor(key, function () { return entry.type === "bot" ? botRow(entry) : userRow(entry); })
+      );
+      used.add(key);
       lastShown = entry;
     });
-    els.log.replaceChildren(fragment);
-    renderQuickReplies(lastShown && lastShown.type === "bot" ? lastShown.buttons || [] : []);
+    var log = els.log;
+    var have = log.children;
+    var same = 0;
+    while (same < wanted.length && same < have.length && have[same] === wanted[same]) same++;
+    while (have.length > same) log.removeChild(log.lastChild);
+    for (var i = same; i < wanted.length; i++) log.appendChild(wanted[i]);
+    nodes.forEach(function (_, key) {
+      if (!used.has(key)) nodes.delete(key);
+    });
+    renderQuickReplies(lastShown && lastShown.type === "bot" ? lastShown : null);
     renderHelloProblem(failedHello);
     els.typing.hidden = !(busy[current] > 0);
     if (nearBottom || stickToBottom) scrollToBottom();
     stickToBottom = false;
   }
 
-  function renderQuickReplies(buttons) {
+  /** LINE-style quick replies: the buttons of the last message, if it is the bot's. */
+  function renderQuickReplies(message) {
+    var shown = message ? current + ":" + message.id : null;
+    if (shown === quickRepliesShown) return;
+    quickRepliesShown = shown;
     var row = els.quickReplies;
     row.replaceChildren();
+    var buttons = message && Array.isArray(message.buttons) ? message.buttons : [];
     buttons.forEach(function (button) {
       if (!button || typeof button.data !== "string") return;
       var label = typeof button.label === "string" ? button.label : "";
@@ -494,9 +536,9 @@
 
   function renderNotice() {
     if (notice.hello) {
-      els.noticeText.textContent = "ส่งไม่สำเร็จ ลองอีกครั้ง";
+      els.noticeText.textContent = "ส่งไม่สำเร็จ ";
     } else if (notice.fetch) {
-      els.noticeText.textContent = "รับข้อความไม่สำเร็จ";
+      els.noticeText.textContent = "รับข้อความไม่สำเร็จ ";
     }
     els.notice.hidden = !(notice.hello || notice.fetch);
   }
@@ -532,6 +574,9 @@
       /* an old browser: the URL just does not follow */
     }
     notice.fetch = false;
+    nodes = new Map();
+    quickRepliesShown = null;
+    els.log.replaceChildren();
     els.input.value = load("draft:" + id, "") || "";
     resizeInput();
     renderRespondents();
