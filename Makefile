@@ -36,8 +36,10 @@ update-locales: extract-locales
 migrate: $(BIN)/.installed
 	$(BIN)/flask migrate
 
+# The web app and the delivery worker together; Ctrl-C stops both.
 run: $(BIN)/.installed compile-locales migrate
 	$(BIN)/flask load-demo
+	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - 'bot:create_app()'
 
 lint: $(BIN)/.installed

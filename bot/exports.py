@@ -98,7 +98,7 @@ def _latest_answers(session: Session, form_id: str | None) -> Iterator[tuple[Sub
     )
     if form_id:
         query = query.where(SurveyVersion.form_id == form_id)
-    yield from session.execute(query).tuples()
+    yield from session.execute(query)  # rows unpack as (submission, answer)
 
 
 def _question_order(session: Session, library: SurveyLibrary, form_id: str | None) -> list[str]:
@@ -137,8 +137,4 @@ def cell(value: object) -> object:
 
 
 def _time(moment: datetime | None, tz: ZoneInfo) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; we always store UTC
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(tz).isoformat(timespec="seconds")
+    return "" if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")

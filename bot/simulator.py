@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
@@ -35,7 +34,14 @@ def send() -> dict:
     if not isinstance(body, dict):
         abort(400, "expected a JSON object")
     user = _user_id(body.get("user"))
-    runtime().handle(Inbound(CHANNEL, user, _input_of(body)))
+    message_id = body.get("id")
+    # The page names each message, so a send retried after a lost response is handled once.
+    event_id = (
+        f"{user}:{message_id}"
+        if isinstance(message_id, str) and USER_ID.fullmatch(message_id)
+        else None
+    )
+    runtime().handle(Inbound(CHANNEL, user, _input_of(body), event_id=event_id))
     return {"ok": True}
 
 
@@ -55,14 +61,9 @@ def messages() -> dict:
         rows = messages_after(session, respondent.id, int(after)) if respondent else []
         return {
             "messages": [
-                {"id": row.id, "at": _utc_iso(row.created_at), **row.payload} for row in rows
+                {"id": row.id, "at": row.created_at.isoformat(), **row.payload} for row in rows
             ]
         }
-
-
-def _utc_iso(moment: datetime) -> str:
-    """ISO text with the zone: SQLite hands timestamps back without one, and they are UTC."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _user_id(value: object) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import DateTime
+from sqlalchemy.types import DateTime, TypeDecorator
 
 # Stable constraint names, so migrations behave the same on SQLite and PostgreSQL.
 NAMING = {
@@ -29,8 +29,23 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-#: Timestamps are stored in UTC with their zone; the shell shows them in Asia/Bangkok.
-Timestamp = DateTime(timezone=True)
+
+class Timestamp(TypeDecorator[datetime]):
+    """A moment, stored in UTC and always read back with its zone (SQLite keeps none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        """Store every moment in UTC."""
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        """Read every moment back as an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 #: An auto-incrementing key that is BIGINT on PostgreSQL and INTEGER (the rowid) on SQLite.
 Serial = BigInteger().with_variant(Integer(), "sqlite")
@@ -54,7 +69,7 @@ class Respondent(Base):
     language: Mapped[str] = mapped_column(String(8), default="th")
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reachable: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
 
 
 class Conversation(Base):
@@ -66,7 +81,7 @@ class Conversation(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
     version: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp())
 
     __mapper_args__: ClassVar = {"version_id_col": version}
 
@@ -85,7 +100,7 @@ class SurveyVersion(Base):
     filename: Mapped[str] = mapped_column(String(256))
     source: Mapped[bytes]
     checksum: Mapped[str] = mapped_column(String(64))
-    imported_at: Mapped[datetime] = mapped_column(Timestamp)
+    imported_at: Mapped[datetime] = mapped_column(Timestamp())
 
 
 class Submission(Base):
@@ -100,8 +115,8 @@ class Submission(Base):
     channel: Mapped[str] = mapped_column(String(16))
     #: 1 for a respondent's first run through this form, 2 for the next, and so on.
     round: Mapped[int] = mapped_column(Integer, default=1)
-    started_at: Mapped[datetime] = mapped_column(Timestamp)
-    completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    started_at: Mapped[datetime] = mapped_column(Timestamp())
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp())
     #: Mean scores of a scored form: {"characteristics": {...}, "subfeatures": {...}}.
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
@@ -122,7 +137,7 @@ class Answer(Base):
     question: Mapped[str] = mapped_column(String(128))
     raw: Mapped[str] = mapped_column(Text)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
-    answered_at: Mapped[datetime] = mapped_column(Timestamp)
+    answered_at: Mapped[datetime] = mapped_column(Timestamp())
     channel: Mapped[str] = mapped_column(String(16))
     #: "respondent", or the coordinator who typed it in on the respondent's behalf.
     entered_by: Mapped[str] = mapped_column(String(128), default="respondent")
@@ -137,7 +152,7 @@ class ConsentRecord(Base):
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
     wording_version: Mapped[str] = mapped_column(String(32))
     given: Mapped[bool]
-    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp())
     channel: Mapped[str] = mapped_column(String(16))
 
 
@@ -150,7 +165,7 @@ class ProcessedEvent(Base):
     id: Mapped[int] = mapped_column(Serial, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(128))
-    processed_at: Mapped[datetime] = mapped_column(Timestamp)
+    processed_at: Mapped[datetime] = mapped_column(Timestamp())
 
 
 class OutboxMessage(Base):
@@ -173,11 +188,11 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(16), default="reply")
     #: pending → sent | failed | dropped; the simulator's replies are "sent" when written.
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    due_at: Mapped[datetime] = mapped_column(Timestamp)
+    due_at: Mapped[datetime] = mapped_column(Timestamp())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
 
 
 class Course(Base):
@@ -204,4 +219,4 @@ class CourseInterest(Base):
     id: Mapped[int] = mapped_column(Serial, primary_key=True)
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
-    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp())

@@ -44,7 +44,7 @@ def test_consent_is_recorded_with_its_time_and_wording_version(app, client, cloc
         record = session.scalars(select(ConsentRecord)).one()
     assert record.given is True
     assert record.wording_version == "2026-11-v1"
-    assert record.recorded_at.replace(tzinfo=None) == clock.now.replace(tzinfo=None)
+    assert record.recorded_at == clock.now
 
 
 def test_declining_ends_politely_and_stores_nothing_else(app, client) -> None:

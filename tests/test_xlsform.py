@@ -8,9 +8,10 @@ import pytest
 
 from survey_flows.form import Kind
 from survey_flows.xlsform import FormError, load_flow
+from tests.corpora import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpora" / "xlsform-pyxform"
+CORPUS = corpus("xlsform-pyxform")
 SPREADSHEETS = sorted(
     p for p in CORPUS.rglob("*") if p.suffix in {".xls", ".xlsx", ".xlsm", ".csv", ".md"}
 )

@@ -220,6 +220,7 @@
         at: message.at || new Date().toISOString(),
         text: typeof message.text === "string" ? message.text : "",
         buttons: Array.isArray(message.buttons) ? message.buttons : [],
+        card: message.card && Array.isArray(message.card.bars) ? message.card : null,
       });
       seen = Math.max(seen, messageId);
       added = true;
@@ -251,7 +252,8 @@
         if (next.checkFirst && transcript(id).some(function (e) { return e.type === "bot"; })) {
           return null; // the server already talks to this id: no need to say hello
         }
-        return request("POST", api.send, Object.assign({ user: id }, next.body));
+        // The entry's key doubles as the message id, so a retried send is handled only once.
+        return request("POST", api.send, Object.assign({ user: id, id: next.key }, next.body));
       })
       .then(function () {
         updateEntry(id, next.key, function (e) { e.status = "sent"; delete e.checkFirst; });
@@ -382,12 +384,46 @@
       bubble.appendChild(el("span", "progress", first));
       text = newline < 0 ? "" : text.slice(newline);
     }
-    if (text) bubble.appendChild(document.createTextNode(text));
+    if (entry.card) {
+      // The text ends with bars drawn in characters for plain channels; here we draw real ones.
+      var blank = text.indexOf("\n\n");
+      bubble.appendChild(document.createTextNode(blank < 0 ? text : text.slice(0, blank)));
+      bubble.appendChild(resultsCard(entry.card));
+    } else if (text) {
+      bubble.appendChild(document.createTextNode(text));
+    }
     stack.appendChild(bubble);
     stack.appendChild(meta(entry.at));
     row.appendChild(avatar());
     row.appendChild(stack);
     return row;
+  }
+
+  /** A results card: one bar per characteristic (1 to 5), its change and meaning. */
+  function resultsCard(card) {
+    var box = el("div", "card");
+    box.setAttribute("data-testid", "results-card");
+    card.bars.forEach(function (bar) {
+      var score = Number(bar.score) || 0;
+      var head = el("div", "card-head");
+      head.appendChild(el("span", "card-label", String(bar.label || "")));
+      var figure = score.toFixed(1);
+      var change = Number(bar.change);
+      if (bar.change !== null && bar.change !== undefined && isFinite(change)) {
+        figure += change > 0 ? " (+" + change.toFixed(1) + ")" : change < 0 ? " (" + change.toFixed(1) + ")" : " (±0)";
+      }
+      head.appendChild(el("span", "card-score", figure));
+      var track = el("div", "card-track");
+      var fill = el("div", "card-fill");
+      fill.style.width = Math.max(0, Math.min(100, ((score - 1) / 4) * 100)) + "%";
+      track.appendChild(fill);
+      box.appendChild(head);
+      box.appendChild(track);
+      if (bar.meaning) box.appendChild(el("div", "card-meaning", String(bar.meaning)));
+    });
+    if (card.strongest) box.appendChild(el("div", "card-note", String(card.strongest)));
+    if (card.weakest) box.appendChild(el("div", "card-note", String(card.weakest)));
+    return box;
   }
 
   function userRow(entry) {
