@@ -18,11 +18,11 @@ def render(message: Message, language: str) -> dict[str, Any]:
     if message.progress:
         number, total = message.progress
         lines.insert(0, translate("progress", language, number=number, total=total))
-    payload: dict[str, Any] = {}
+    payload: dict[str, Any] = {"text": "\n".join(line for line in lines if line)}
     if message.card:
-        lines.extend(card_lines(message.card, language))
+        # A blank line separates the words from the text bars, which graphic channels replace.
+        payload["text"] += "\n\n" + "\n".join(card_lines(message.card, language))
         payload["card"] = card_data(message.card, language)
-    payload["text"] = "\n".join(line for line in lines if line)
     payload["buttons"] = [
         {
             "label": render_part(button.label, language),
@@ -50,12 +50,12 @@ def card_lines(card: ResultsCard, language: str) -> list[str]:
     """The card as plain text, for channels and screens without graphics."""
     lines: list[str] = []
     for bar in card.bars:
-        lines += ["", f"{bar.label} {bar.score:.1f}{change_text(bar)}", text_bar(bar.score)]
+        lines += [f"{bar.label} {bar.score:.1f}{change_text(bar)}", text_bar(bar.score)]
         if bar.meaning:
             lines.append(bar.meaning)
+        lines.append("")
     return [
         *lines,
-        "",
         translate("results.strongest", language, name=card.strongest),
         translate("results.weakest", language, name=card.weakest),
     ]

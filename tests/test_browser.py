@@ -316,3 +316,32 @@ def test_a_failed_send_keeps_the_message_and_can_be_retried(
     page.close()
     page = open_chat(context, errors)
     expect(page.get_by_test_id("message-input")).to_have_value("ยังพิมพ์ไม่เสร็จ")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("group", "other_group_item"), [("กาดกองต้า", "รถม้า"), ("คนขับรถม้า", "เมนู")])
+def test_the_assessment_in_the_browser_ends_with_a_results_card(
+    context: BrowserContext, errors: list[str], group: str, other_group_item: str
+) -> None:
+    """Two groups tap through all 40 statements and see their bars, meanings and courses."""
+    page = open_chat(context, errors)
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    tap(page, "ยินยอม")
+    tap(page, group)
+    tap(page, "เทศบาลนครลำปาง")
+    type_answer(page, "ประเมิน")
+    statements: list[str] = []
+    for number in range(1, 41):
+        asked(page, f"ข้อ {number}/40")
+        statements.append(bot_bubbles(page).last.inner_text())
+        first = page.get_by_test_id("quick-reply").first
+        label = first.inner_text()
+        tap(page, label)
+    card = page.get_by_test_id("results-card")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("ทัศนคติ")
+    # all "strongly agree": nine items at 5 and three reverse items at 1 -> (45 + 3) / 12
+    expect(card).to_contain_text("ทัศนคติ4.0")
+    expect(card).to_contain_text("จุดเด่นของคุณ")
+    assert not any(other_group_item in text for text in statements[-4:])
+    expect(page.get_by_test_id("quick-reply").first).to_be_visible()  # the course offers
