@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from bot import cli, health, simulator
+from bot.line import webhook as line_webhook
 from bot.logs import configure_logging
 from bot.runtime import Runtime
 
@@ -22,6 +23,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         or f"sqlite:///{Path(app.instance_path) / 'bot.db'}",
         TIMEZONE=os.environ.get("TZ") or "Asia/Bangkok",
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+        LINE_CHANNEL_SECRET=os.environ.get("LINE_CHANNEL_SECRET", ""),
+        LINE_CHANNEL_ACCESS_TOKEN=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
+        LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
+        # the web process sends fresh replies itself, so a chat feels instant without a worker
+        DELIVER_AFTER_COMMIT=True,
     )
     if config:
         app.config.update(config)
@@ -29,5 +35,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["runtime"] = Runtime.from_config(app.config)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(simulator.blueprint)
+    app.register_blueprint(line_webhook.blueprint)
     cli.init_app(app)
     return app

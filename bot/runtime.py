@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from linebot.v3 import WebhookParser
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import delivery
 from bot.library import SurveyLibrary
+from bot.line.delivery import deliver_to_line
+from bot.line.sender import LineSender
 from bot.service import Inbound, Turn, handle_inbound
 from storage.db import make_engine, session_factory
+
+log = logging.getLogger(__name__)
 
 #: Bump when the wording of the consent notice (catalog key consent.notice) changes.
 CONSENT_VERSION = "2026-11-v1"
@@ -34,22 +42,56 @@ class Runtime:
     library: SurveyLibrary
     tz: ZoneInfo
     clock: Callable[[], datetime] = field(default=utc_now)
+    line_parser: WebhookParser | None = None
+    line_sender: LineSender | None = None
+    deliverers: dict[str, delivery.Deliverer] = field(default_factory=dict)
+    #: Sends fresh replies right after commit, off the request thread; None leaves it to workers.
+    sender_pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Runtime:
         """Open the database named in the config and set up the rest."""
         engine = make_engine(config["DATABASE_URL"])
+        deliverers: dict[str, delivery.Deliverer] = {"web": delivery.show_in_simulator}
+        line_sender = None
+        if config.get("LINE_CHANNEL_ACCESS_TOKEN"):
+            line_sender = LineSender(
+                config["LINE_API_BASE_URL"], config["LINE_CHANNEL_ACCESS_TOKEN"]
+            )
+            deliverers["line"] = deliver_to_line
+        secret = config.get("LINE_CHANNEL_SECRET")
         return cls(
             engine=engine,
             db=session_factory(engine),
             library=SurveyLibrary(CONSENT_VERSION),
             tz=ZoneInfo(config["TIMEZONE"]),
             clock=config.get("CLOCK", utc_now),
+            line_parser=WebhookParser(secret) if secret else None,
+            line_sender=line_sender,
+            deliverers=deliverers,
+            sender_pool=ThreadPoolExecutor(4, "sender") if config["DELIVER_AFTER_COMMIT"] else None,
         )
 
     def handle(self, inbound: Inbound) -> Turn | None:
         """Handle one inbound event now."""
         return handle_inbound(self.db, self.library, inbound, self.clock(), self.tz)
+
+    def deliver_soon(self, respondent_id: int | None) -> None:
+        """Send what is due for a respondent (None: for anyone) in the background, now."""
+        if self.sender_pool is not None:
+            self.sender_pool.submit(self._deliver_quietly, respondent_id)
+
+    def _deliver_quietly(self, respondent_id: int | None) -> None:
+        try:
+            delivery.deliver(self, self.clock(), respondent_id)
+        except Exception:  # the worker will try again; a background thread has no one to tell
+            log.exception("sending after commit failed")
+
+    def close(self) -> None:
+        """Finish background sends and close database connections."""
+        if self.sender_pool is not None:
+            self.sender_pool.shutdown(wait=True)
+        self.engine.dispose()
 
 
 def runtime() -> Runtime:

@@ -62,6 +62,8 @@ class Inbound:
     #: The platform's own event id; a repeat of an id already handled changes nothing.
     event_id: str | None = None
     entered_by: str = "respondent"
+    #: LINE's reply token, so the replies to this event can go out free of charge.
+    reply_token: str | None = None
 
 
 @dataclass
@@ -99,6 +101,7 @@ def handle_inbound(
             [render(message, language) for message in step.messages],
             now,
             delivered=inbound.channel in SELF_DELIVERING_CHANNELS,
+            reply_token=inbound.reply_token,
         )
         # Every message from the respondent restarts the silence, so a nudge goes at most once.
         replace_nudge(

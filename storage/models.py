@@ -180,14 +180,20 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Serial, primary_key=True)
     #: Sent as LINE's X-Line-Retry-Key, so a retried push is never delivered twice.
     retry_key: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()))
-    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"))
+    #: None for messages to a group chat rather than to a respondent.
+    respondent_id: Mapped[int | None] = mapped_column(ForeignKey("respondent.id"))
     channel: Mapped[str] = mapped_column(String(16))
-    #: The rendered, channel-neutral message: {"text", "buttons": [{"label", "data"}], "progress"}.
+    #: Where the channel delivers it: a LINE user or group id, a Telegram chat id.
+    address: Mapped[str] = mapped_column(String(128), default="")
+    #: LINE's reply token of the event that caused it: free to use once, for about a minute.
+    reply_token: Mapped[str | None] = mapped_column(String(256))
+    #: The rendered, channel-neutral message: {"text", "buttons": [{"label", "data"}], "card"?}.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: "reply" to something the respondent sent, or "nudge" after a long silence mid-survey.
     kind: Mapped[str] = mapped_column(String(16), default="reply")
-    #: pending → sent | failed | dropped; the simulator's replies are "sent" when written.
+    #: pending → sending → sent | failed | dropped; the simulator's replies are "sent" when written.
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: When to (re)try; while "sending", when the sender's claim lapses so another may take it.
     due_at: Mapped[datetime] = mapped_column(Timestamp())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp())

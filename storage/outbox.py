@@ -19,12 +19,15 @@ def enqueue(
     now: datetime,
     *,
     delivered: bool = False,
+    reply_token: str | None = None,
 ) -> list[OutboxMessage]:
     """Add messages for the respondent; `delivered` marks those the channel reads by itself."""
     rows = [
         OutboxMessage(
             respondent_id=respondent.id,
             channel=respondent.channel,
+            address=respondent.channel_user_id,
+            reply_token=reply_token,
             payload=payload,
             status="sent" if delivered else "pending",
             due_at=now,
@@ -57,6 +60,7 @@ def replace_nudge(
         OutboxMessage(
             respondent_id=respondent.id,
             channel=respondent.channel,
+            address=respondent.channel_user_id,
             payload=payload,
             kind="nudge",
             status="pending",

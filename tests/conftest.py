@@ -17,6 +17,8 @@ from storage.models import Base
 
 #: Every database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL names one
 #: (`make test` and CI always do).
+pytest_plugins = ["tests.fake_line"]
+
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 
@@ -80,7 +82,7 @@ def app(database_url: str, clock: Clock) -> Iterator[Flask]:
     result = app.test_cli_runner().invoke(args=["load-demo"])
     assert result.exit_code == 0, result.output
     yield app
-    app.extensions["runtime"].engine.dispose()
+    app.extensions["runtime"].close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.worker import deliver_due
+from bot.delivery import deliver as deliver_due
 from storage.models import OutboxMessage
 from tests.chat import Respondent, texts
 

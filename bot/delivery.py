@@ -1,0 +1,161 @@
+"""Delivery: take due messages from the outbox, send them through their channel, keep the outcome.
+
+A message is claimed in one short transaction (status "sending", with a lease), sent with no
+transaction open, and its outcome recorded in another. So a slow platform never holds a lock,
+several workers (and the web process) share the work with SKIP LOCKED, and a sender that dies
+mid-send leaves a claim that lapses and is taken again: the retry key stops a double delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import OutboxMessage, Respondent
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: How long a claim lasts before another sender may take the message again.
+LEASE = timedelta(seconds=60)
+#: After this many tries a message is given up as failed, with the last error kept.
+MAX_ATTEMPTS = 8
+#: Backoff between tries: 2, 4, 8 … seconds, at most five minutes.
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+class Status(StrEnum):
+    """What became of one message."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message taken for sending, detached from the database session."""
+
+    id: int
+    retry_key: str
+    channel: str
+    address: str
+    payload: dict[str, Any]
+    reply_token: str | None
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of sending one message."""
+
+    message_id: int
+    status: Status
+    detail: str = ""
+    retry_after: float | None = None
+
+
+#: A channel's way of sending a batch of claimed messages, in order, at a given time.
+Deliverer = Callable[["Runtime", Sequence[Claimed], datetime], list[Outcome]]
+
+
+def claim(
+    db: sessionmaker[Session], now: datetime, respondent_id: int | None = None, limit: int = 100
+) -> list[Claimed]:
+    """Take up to `limit` due messages (optionally one respondent's), oldest first."""
+    with db.begin() as session:
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.due_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if respondent_id is not None:
+            query = query.where(OutboxMessage.respondent_id == respondent_id)
+        claimed = []
+        for row in session.scalars(query):
+            if row.respondent_id is not None and not _reachable(session, row.respondent_id):
+                row.status, row.last_error = "dropped", "respondent unreachable (unfollowed)"
+                continue
+            row.status, row.due_at, row.attempts = "sending", now + LEASE, row.attempts + 1
+            claimed.append(
+                Claimed(
+                    id=row.id,
+                    retry_key=row.retry_key,
+                    channel=row.channel,
+                    address=row.address,
+                    payload=row.payload,
+                    reply_token=row.reply_token,
+                    created_at=row.created_at,
+                    attempts=row.attempts,
+                )
+            )
+        return claimed
+
+
+def _reachable(session: Session, respondent_id: int) -> bool:
+    respondent = session.get(Respondent, respondent_id)
+    return respondent is not None and respondent.reachable
+
+
+def record(db: sessionmaker[Session], outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Store each message's outcome: sent, due again after a backoff, or given up."""
+    with db.begin() as session:
+        for outcome in outcomes:
+            row = session.get(OutboxMessage, outcome.message_id)
+            if row is None or row.status != "sending":
+                continue
+            row.last_error = outcome.detail or None
+            if outcome.status is Status.SENT:
+                row.status, row.sent_at = "sent", now
+            elif outcome.status is Status.RETRY and row.attempts < MAX_ATTEMPTS:
+                row.status, row.due_at = "pending", now + backoff(row.attempts, outcome.retry_after)
+            elif outcome.status is Status.DROPPED:
+                row.status = "dropped"
+            else:
+                row.status = "failed"
+                log.warning("message failed", extra={"message_id": row.id, "error": outcome.detail})
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """How long to wait before the next try: doubling from 2 s, or what the platform asked."""
+    wait = timedelta(seconds=2 ** min(attempts, 10))
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=retry_after))
+    return min(wait, MAX_BACKOFF)
+
+
+def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -> int:
+    """Claim what is due, send it channel by channel, record the outcomes; return how many."""
+    claimed = claim(runtime.db, now, respondent_id)
+    outcomes: list[Outcome] = []
+    for channel in dict.fromkeys(message.channel for message in claimed):
+        batch = [message for message in claimed if message.channel == channel]
+        deliverer = runtime.deliverers.get(channel)
+        if deliverer is None:
+            outcomes += [Outcome(m.id, Status.RETRY, f"{channel} is not configured") for m in batch]
+            continue
+        try:
+            outcomes += deliverer(runtime, batch, now)
+        except Exception as error:  # a sender bug must not lose messages: they are tried again
+            log.exception("delivery failed", extra={"channel": channel})
+            outcomes += [Outcome(m.id, Status.RETRY, repr(error)) for m in batch]
+    record(runtime.db, outcomes, now)
+    return len(claimed)
+
+
+def show_in_simulator(_runtime: Runtime, batch: Sequence[Claimed], _now: datetime) -> list[Outcome]:
+    """The simulator page reads sent messages itself: delivering one is marking it sent."""
+    return [Outcome(message.id, Status.SENT) for message in batch]

@@ -1,0 +1,1 @@
+"""The LINE channel: webhook, rendering and delivery through the LINE Messaging API."""

@@ -1,0 +1,340 @@
+"""Outbox payloads as LINE Messaging API message objects: pure functions, no I/O.
+
+Every length here is counted in UTF-16 code units, the unit LINE counts message text and
+altText in (an emoji is 2). LINE counts action labels and displayText in grapheme clusters
+instead, but which clusters depends on the Unicode version and segmenter behind its servers
+(Thai SARA AM joins its consonant under extended rules, not under legacy ones). A UTF-16 count
+is never smaller than any grapheme count, so a label that fits in UTF-16 units fits on LINE
+whatever it segments by; the price is that a Thai label heavy with vowel and tone marks is cut
+a few letters early (the tapped answer still shows in full, as displayText).
+
+Text is only ever cut between grapheme clusters (`regex`'s \\X), so a Thai consonant never
+loses its vowel or tone mark, except inside a single cluster longer than a whole message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import regex
+
+MAX_QUICK_REPLIES = 13
+MAX_LABEL = 20
+MAX_DATA = 300
+MAX_DISPLAY_TEXT = 300
+MAX_TEXT_UTF16 = 5000
+MAX_PER_REQUEST = 5
+MAX_ALT_TEXT = 400
+
+#: The quick reply that shows the next page of buttons.
+MORE_LABEL = "ถัดไป ▶"
+#: First element of a "more" postback; bot.postback.decode only accepts 2-element lists, so a
+#: 3-element list can never be mistaken for an answer.
+MORE_TAG = "_more"
+#: Row ids and offsets above this are refused: Postgres BIGINT tops out below it, and a bound
+#: keeps read_more clear of int()'s 4,300-digit limit on untrusted text.
+MAX_NUMBER = 10**19
+
+GREEN = "#06C755"
+GREY = "#E6EBF0"
+MUTED = "#555555"
+
+GRAPHEME = regex.compile(r"\X")
+#: Graphemes a text may be split at, and that are dropped there ("\r\n" is one grapheme).
+LINE_BREAKS = frozenset({"\n", "\r", "\r\n"})
+SENTENCE_ENDS = frozenset(".?!")
+
+
+def utf16_units(text: str) -> int:
+    """Length of text as LINE counts it: UTF-16 code units, so an emoji counts 2."""
+    # Counting code points instead of encoding: a lone surrogate must not make this raise.
+    return sum(2 if ord(char) > 0xFFFF else 1 for char in text)
+
+
+def cut_graphemes(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Text cut to at most `limit` UTF-16 units between graphemes, ending in `ellipsis` if cut."""
+    if utf16_units(text) <= limit:
+        return text
+    if utf16_units(ellipsis) > limit:
+        ellipsis = ""
+    budget = limit - utf16_units(ellipsis)
+    kept: list[str] = []
+    for match in GRAPHEME.finditer(text):
+        budget -= utf16_units(match.group())
+        if budget < 0:
+            break
+        kept.append(match.group())
+    # "word …" reads as a dangling space; the ellipsis belongs against the last word.
+    while kept and kept[-1].isspace():
+        kept.pop()
+    return "".join(kept) + ellipsis
+
+
+def split_text(text: str, limit_utf16: int = MAX_TEXT_UTF16) -> list[str]:
+    """Text as chunks of at most `limit_utf16` UTF-16 units, split where a reader would pause.
+
+    Never more chunks than filling each one up would take: each is one more message for the
+    respondent to scroll past. Within that, a chunk ends at the last line break that still
+    allows it, else after the last ". ", "? " or "! ", else after the last space (Thai has no
+    full stop; spaces separate its phrases), else after the last whole grapheme that fits.
+    Only line breaks are dropped: the whole run of "\\n", "\\r\\n" or "\\r" at a split, so no
+    message starts or ends with blank lines. A space or sentence end stays at the end of its
+    chunk, so joining the chunks gives back the text minus exactly those runs. Empty text gives
+    no chunks.
+    """
+    if limit_utf16 < 2:
+        raise ValueError("a chunk must hold any one character, which takes up to 2 UTF-16 units")
+    pieces: list[str] = []
+    for grapheme in GRAPHEME.findall(text):
+        if utf16_units(grapheme) <= limit_utf16:
+            pieces.append(grapheme)
+        else:
+            # A grapheme longer than a whole message (thousands of stacked marks) cannot be
+            # sent whole; cutting it between code points is the only way to send it at all.
+            pieces += _code_point_pieces(grapheme, limit_utf16)
+    fit_end = _fit_ends([utf16_units(piece) for piece in pieces], limit_utf16)
+    # needed[i]: how many chunks pieces[i:] takes when every chunk is filled up.
+    needed = [0] * (len(pieces) + 1)
+    for index in range(len(pieces) - 1, -1, -1):
+        needed[index] = 1 + needed[fit_end[index]]
+    chunks: list[str] = []
+    start = 0
+    while start < len(pieces):
+        end = fit_end[start]
+        if end == len(pieces):
+            chunks.append("".join(pieces[start:]))
+            break
+        cut, start_next = _split_point(pieces, start, end, needed)
+        chunks.append("".join(pieces[start:cut]))
+        start = start_next
+    return chunks
+
+
+def _code_point_pieces(text: str, limit: int) -> list[str]:
+    """Text in pieces of whole code points, each at most `limit` UTF-16 units."""
+    pieces = [""]
+    for char in text:
+        if utf16_units(pieces[-1] + char) > limit:
+            pieces.append("")
+        pieces[-1] += char
+    return pieces
+
+
+def _fit_ends(sizes: list[int], limit: int) -> list[int]:
+    """For each start i, the end j of the longest run sizes[i:j] that sums to at most `limit`."""
+    ends, end, total = [], 0, 0
+    for start in range(len(sizes)):
+        while end < len(sizes) and total + sizes[end] <= limit:
+            total += sizes[end]
+            end += 1
+        ends.append(end)
+        total -= sizes[start]
+    return ends
+
+
+def _split_point(pieces: list[str], start: int, end: int, needed: list[int]) -> tuple[int, int]:
+    """Where a chunk of at most pieces[start:end] should end, and where the next one begins.
+
+    A boundary is taken only if the rest still fits in as few chunks as filling this one up
+    would leave; the last boundary of a kind leaves the least rest, so it is the one to try.
+    """
+    budget = needed[start] - 1
+    # pieces[end] is the first that does not fit; as a line break it is dropped, so it counts.
+    for cut in range(end, start, -1):
+        if pieces[cut] in LINE_BREAKS and pieces[cut - 1] not in LINE_BREAKS:
+            start_next = cut
+            while start_next < len(pieces) and pieces[start_next] in LINE_BREAKS:
+                start_next += 1
+            if needed[start_next] <= budget:
+                return cut, start_next
+            break
+    for cut in range(end, start + 1, -1):
+        if pieces[cut - 1] == " " and pieces[cut - 2] in SENTENCE_ENDS:
+            if needed[cut] <= budget:
+                return cut, cut
+            break
+    # A space that starts the chunk would leave it blank: only one after some text will do.
+    for cut in range(end, start + 1, -1):
+        if pieces[cut - 1] == " ":
+            if needed[cut] <= budget:
+                return cut, cut
+            break
+    return end, end
+
+
+def more_data(row_id: int, offset: int) -> str:
+    """Postback data of the "ถัดไป" quick reply: show outbox row `row_id`'s buttons from `offset`."""
+    if not (0 <= row_id < MAX_NUMBER and 0 <= offset < MAX_NUMBER):
+        raise ValueError(f"row id and offset must be in 0..{MAX_NUMBER - 1}")
+    return json.dumps([MORE_TAG, str(row_id), str(offset)], separators=(",", ":"))
+
+
+def read_more(data: str) -> tuple[int, int] | None:
+    """(row id, offset) from postback data made by more_data(); anything else gives None."""
+    try:
+        unpacked = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not (
+        isinstance(unpacked, list)
+        and len(unpacked) == 3
+        and unpacked[0] == MORE_TAG
+        and all(
+            isinstance(part, str) and part.isascii() and part.isdigit() and len(part) <= 19
+            for part in unpacked[1:]
+        )
+    ):
+        return None
+    # At most 19 digits is below MAX_NUMBER, so more_data accepts any of them.
+    row_id, offset = int(unpacked[1]), int(unpacked[2])
+    # Only the exact form more_data makes ("07" is not 7), so each stays the other's inverse.
+    return (row_id, offset) if more_data(row_id, offset) == data else None
+
+
+def batches(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Messages in request-sized groups: LINE takes at most 5 messages per push or reply."""
+    return [
+        messages[index : index + MAX_PER_REQUEST]
+        for index in range(0, len(messages), MAX_PER_REQUEST)
+    ]
+
+
+def line_messages(payload: dict[str, Any], row_id: int, offset: int = 0) -> list[dict[str, Any]]:
+    """One outbox payload as LINE message objects (JSON dicts in LINE's wire format, camelCase).
+
+    A results card becomes one Flex message (its text is the card as plain text, so it serves
+    as altText rather than a message of its own); other text becomes text messages. The buttons
+    from `offset` on become quick replies on the last message, 13 at most per page.
+    """
+    text = payload.get("text") or ""
+    card = payload.get("card")
+    messages: list[dict[str, Any]]
+    if card:
+        messages = [_flex_card(card, text)]
+    else:
+        # LINE refuses blank text, and a blank chunk would be an empty bubble anyway.
+        messages = [{"type": "text", "text": chunk} for chunk in split_text(text) if chunk.strip()]
+    items = _quick_reply_items(payload.get("buttons") or [], row_id, offset)
+    if items:
+        if not messages:
+            # Quick replies only exist attached to a message.
+            messages.append({"type": "text", "text": "…"})
+        messages[-1]["quickReply"] = {"items": items}
+    return messages
+
+
+def _quick_reply_items(
+    buttons: list[dict[str, str]], row_id: int, offset: int
+) -> list[dict[str, Any]]:
+    """The page of buttons starting at `offset` as quick reply items, "ถัดไป" last if more."""
+    # One invalid item makes LINE refuse the whole request: better to lose that one button.
+    sendable = [
+        button
+        for button in buttons
+        if button.get("label", "").strip() and utf16_units(button.get("data", "")) <= MAX_DATA
+    ]
+    if not 0 <= offset < len(sendable):
+        # A stale "ถัดไป" tap must still leave the respondent something to tap.
+        offset = 0
+    rest = sendable[offset:]
+    if len(rest) <= MAX_QUICK_REPLIES:
+        return [_postback_item(button["label"], button["data"]) for button in rest]
+    page = rest[: MAX_QUICK_REPLIES - 1]
+    return [
+        *(_postback_item(button["label"], button["data"]) for button in page),
+        _postback_item(MORE_LABEL, more_data(row_id, offset + len(page))),
+    ]
+
+
+def _postback_item(label: str, data: str) -> dict[str, Any]:
+    """A quick reply that sends `data` back and shows the full label as the respondent's words."""
+    return {
+        "type": "action",
+        "action": {
+            "type": "postback",
+            "label": cut_graphemes(label, MAX_LABEL),
+            "data": data,
+            "displayText": cut_graphemes(label, MAX_DISPLAY_TEXT),
+        },
+    }
+
+
+def _flex_card(card: dict[str, Any], text: str) -> dict[str, Any]:
+    """The results card as a Flex bubble: a bar per characteristic, then strongest and weakest."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    body: list[dict[str, Any]] = [_bar(bar) for bar in card.get("bars") or []]
+    closing = [line for line in (card.get("strongest"), card.get("weakest")) if line]
+    if body and closing:
+        body.append({"type": "separator", "margin": "xl"})
+    body += [_text(line, size="sm", margin="md") for line in closing]
+    bubble: dict[str, Any] = {"type": "bubble"}
+    if header:
+        bubble["header"] = {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [_text(header, size="lg", weight="bold")],
+        }
+    if body:
+        bubble["body"] = {"type": "box", "layout": "vertical", "contents": body}
+    return {
+        "type": "flex",
+        "altText": cut_graphemes(text, MAX_ALT_TEXT) if text.strip() else "…",
+        "contents": bubble,
+    }
+
+
+def _bar(bar: dict[str, Any]) -> dict[str, Any]:
+    """One characteristic: label and score on a row, a green bar on grey, then its meaning."""
+    rows: list[dict[str, Any]] = [
+        {
+            "type": "box",
+            "layout": "horizontal",
+            "contents": [
+                _text(bar["label"], size="sm", weight="bold", flex=3),
+                _text(score_text(bar["score"], bar.get("change")), size="sm", align="end", flex=2),
+            ],
+        },
+        {
+            "type": "box",
+            "layout": "vertical",
+            "height": "8px",
+            "cornerRadius": "4px",
+            "backgroundColor": GREY,
+            "contents": [
+                {
+                    "type": "box",
+                    "layout": "vertical",
+                    "height": "8px",
+                    "cornerRadius": "4px",
+                    "backgroundColor": GREEN,
+                    "width": bar_width(bar["score"]),
+                    "contents": [],
+                }
+            ],
+        },
+    ]
+    if bar.get("meaning"):
+        rows.append(_text(bar["meaning"], size="xs", color=MUTED))
+    return {"type": "box", "layout": "vertical", "spacing": "sm", "margin": "lg", "contents": rows}
+
+
+def _text(text: str, **style: Any) -> dict[str, Any]:
+    """A wrapped Flex text: LINE otherwise cuts a long line off with "…"."""
+    return {"type": "text", "text": text, "wrap": True, **style}
+
+
+def score_text(score: float, change: float | None) -> str:
+    """A score with its change since last round: "3.5 (+0.5)", "3.5 (±0)", or "3.5" at first."""
+    if change is None:
+        return f"{score:.1f}"
+    if round(change, 1) == 0:
+        return f"{score:.1f} (±0)"
+    return f"{score:.1f} ({change:+.1f})"
+
+
+def bar_width(score: float) -> str:
+    """How much of the bar a 1-to-5 score fills, as a Flex width: "1%" (at 1) to "100%"."""
+    percent = (min(max(score, 1.0), 5.0) - 1) / 4 * 100
+    # An empty inner box would draw nothing at all; a sliver shows the bar is there.
+    return f"{max(percent, 1):.0f}%"

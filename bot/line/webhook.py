@@ -1,0 +1,170 @@
+"""POST /webhooks/line: verify LINE's signature, handle each event in order, answer at once.
+
+Each event's effects are committed before the next is read; replies go out after commit, from a
+background thread (and, should that fail, from the worker), so LINE's API never slows the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, request
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhooks import (
+    Event,
+    FollowEvent,
+    GroupSource,
+    JoinEvent,
+    MessageEvent,
+    PostbackEvent,
+    RoomSource,
+    TextMessageContent,
+    UnfollowEvent,
+    UserSource,
+)
+
+from bot import postback
+from bot.i18n import translate
+from bot.line.render import read_more
+from bot.runtime import Runtime, runtime
+from bot.service import Inbound
+from storage.models import OutboxMessage, Respondent
+from storage.respondents import claim_event, get_or_create_respondent
+from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
+
+blueprint = Blueprint("line", __name__)
+log = logging.getLogger(__name__)
+
+CHANNEL = "line"
+
+
+@blueprint.post("/webhooks/line")
+def webhook() -> tuple[str, int]:
+    """Take a batch of LINE events; a missing or wrong signature changes nothing."""
+    rt = runtime()
+    if rt.line_parser is None:
+        abort(503, "LINE is not configured (LINE_CHANNEL_SECRET)")
+    try:
+        events = rt.line_parser.parse(
+            request.get_data(as_text=True), request.headers.get("X-Line-Signature", "")
+        )
+    except InvalidSignatureError:
+        log.warning("line webhook with a bad signature", extra={"ip": request.remote_addr})
+        abort(400, "invalid signature")
+    except ValueError:  # not JSON, or not LINE's shape
+        abort(400, "malformed body")
+    touched: list[int | None] = []
+    for event in events:
+        touched.append(handle_event(rt, event))
+    for respondent_id in dict.fromkeys(touched):
+        if respondent_id is not None:
+            rt.deliver_soon(respondent_id)
+    return "OK", 200
+
+
+def handle_event(rt: Runtime, event: Event) -> int | None:
+    """Carry out one event; return the respondent to send replies to, if any."""
+    event_id = getattr(event, "webhook_event_id", None)
+    source = getattr(event, "source", None)
+    if isinstance(source, GroupSource | RoomSource):
+        return _note_group(rt, source, event, event_id)
+    if not isinstance(source, UserSource) or not source.user_id:
+        return None  # an event type we do not use: acknowledged, ignored
+    user_id = source.user_id
+    if isinstance(event, UnfollowEvent):
+        _set_reachable(rt, user_id, event_id, reachable=False)
+        return None
+    if isinstance(event, PostbackEvent) and (page := read_more(event.postback.data)):
+        return _more_choices(rt, user_id, event_id, event.reply_token, *page)
+    given = _input_of(event)
+    if given is None:
+        return None
+    if isinstance(event, FollowEvent):
+        _set_reachable(rt, user_id, None, reachable=True)
+    turn = rt.handle(
+        Inbound(CHANNEL, user_id, given, event_id=event_id, reply_token=event.reply_token)
+    )
+    return turn.respondent_id if turn else None
+
+
+def _input_of(event: Event) -> Input | None:
+    """The engine input an event stands for; None for events we only acknowledge."""
+    if isinstance(event, FollowEvent):
+        return HelloInput()
+    if isinstance(event, PostbackEvent):
+        # data we did not make counts as a button from a message that is no longer current
+        return postback.decode(event.postback.data) or TapInput("", "")
+    if isinstance(event, MessageEvent):
+        if isinstance(event.message, TextMessageContent):
+            return TextInput(event.message.text)
+        return OtherInput(str(getattr(event.message, "type", "other")))
+    return None
+
+
+def _set_reachable(rt: Runtime, user_id: str, event_id: str | None, *, reachable: bool) -> None:
+    """Unfollow: push nothing more (the data stays). Follow again: reachable once more."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        if event_id and not claim_event(session, CHANNEL, event_id, now):
+            return
+        get_or_create_respondent(session, CHANNEL, user_id, now).reachable = reachable
+
+
+def _note_group(rt: Runtime, source, event: Event, event_id: str | None) -> int | None:
+    """In a group or room: say once that the survey works 1:1, and store nobody's messages."""
+    group_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
+    token = getattr(event, "reply_token", None)
+    if not group_id or not token or not isinstance(event, MessageEvent | JoinEvent):
+        return None
+    now = rt.clock()
+    with rt.db.begin() as session:
+        if event_id and not claim_event(session, CHANNEL, event_id, now):
+            return None
+        # one note per group, ever: the group id is remembered like an event id
+        if not claim_event(session, "line-group", group_id, now):
+            return None
+        note = {"text": translate("line.group_note", "th"), "buttons": []}
+        session.add(
+            OutboxMessage(
+                channel=CHANNEL,
+                address=group_id,
+                reply_token=token,
+                payload=note,
+                due_at=now,
+                created_at=now,
+            )
+        )
+    rt.deliver_soon(None)
+    return None
+
+
+def _more_choices(
+    rt: Runtime, user_id: str, event_id: str | None, token: str | None, row_id: int, offset: int
+) -> int | None:
+    """ "ถัดไป" on a long list of choices: the same buttons again, from `offset`."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        if event_id and not claim_event(session, CHANNEL, event_id, now):
+            return None
+        original = session.get(OutboxMessage, row_id)
+        if original is None or original.address != user_id:
+            return None
+        respondent = session.get(Respondent, original.respondent_id)
+        language = respondent.language if respondent else "th"
+        payload = {
+            "text": translate("line.more_choices", language),
+            "buttons": original.payload.get("buttons", []),
+            "offset": offset,
+        }
+        session.add(
+            OutboxMessage(
+                respondent_id=original.respondent_id,
+                channel=CHANNEL,
+                address=user_id,
+                reply_token=token,
+                payload=payload,
+                due_at=now,
+                created_at=now,
+            )
+        )
+        return original.respondent_id

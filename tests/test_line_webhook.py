@@ -1,0 +1,329 @@
+"""LINE end to end: signed webhooks in, replies out through a fake LINE API on loopback."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from bot import create_app
+from bot.delivery import deliver
+from storage.models import (
+    Answer,
+    ConsentRecord,
+    OutboxMessage,
+    ProcessedEvent,
+    Respondent,
+    Submission,
+)
+from tests.corpora import corpus
+
+SECRET = "test-channel-secret"
+USER = "U" + "a" * 32
+
+
+@pytest.fixture
+def line_app(database_url, clock, fake_line):
+    """The app wired to the fake LINE API, sending only when the test says so."""
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "CLOCK": clock,
+            "TESTING": True,
+            "LINE_CHANNEL_SECRET": SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+            "LINE_API_BASE_URL": fake_line.base_url,
+            "DELIVER_AFTER_COMMIT": False,
+        }
+    )
+    assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
+    yield app
+    app.extensions["runtime"].close()
+
+
+class LineUser:
+    """A LINE user whose phone sends signed webhook events and shows what the bot sent back."""
+
+    def __init__(self, app: Flask, fake_line, user_id: str = USER):
+        self.app, self.fake, self.user_id = app, fake_line, user_id
+        self.client = app.test_client()
+
+    def post(self, *events: dict[str, Any], signature: str | None = None):
+        """Deliver events the way LINE does, with a valid signature unless told otherwise."""
+        body = json.dumps({"destination": "Ubot", "events": list(events)}).encode()
+        headers = {"X-Line-Signature": signature if signature is not None else sign(body)}
+        return self.client.post("/webhooks/line", data=body, headers=headers)
+
+    def event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """A LINE event from this user, with a fresh event id (and reply token, as LINE gives)."""
+        event = {
+            "type": kind,
+            "mode": "active",
+            "timestamp": 1700000000000,
+            "source": {"type": "user", "userId": self.user_id},
+            "webhookEventId": uuid.uuid4().hex,
+            "deliveryContext": {"isRedelivery": False},
+            **fields,
+        }
+        if kind == "follow":
+            event.setdefault("follow", {"isUnblocked": False})
+        if kind != "unfollow":  # LINE sends no reply token with an unfollow
+            event["replyToken"] = self.fake.issue_reply_token(self.user_id)
+        return event
+
+    def send(self, event: dict[str, Any]) -> list[dict]:
+        """Post one event, let the outbox deliver, and return the LINE messages that arrived."""
+        before = len(self.fake.messages_to(self.user_id))
+        assert self.post(event).status_code == 200
+        deliver(self.app.extensions["runtime"], self.app.extensions["runtime"].clock())
+        return self.fake.messages_to(self.user_id)[before:]
+
+    def say(self, text: str) -> list[dict]:
+        """Type text in the chat."""
+        return self.send(self.event("message", message=text_message(text)))
+
+    def tap(self, label: str) -> list[dict]:
+        """Tap the quick reply with this label on the last message received."""
+        items = self.fake.messages_to(self.user_id)[-1]["quickReply"]["items"]
+        action = next(i["action"] for i in items if i["action"]["label"] == label)
+        return self.send(self.event("postback", postback={"data": action["data"]}))
+
+    def quick_replies(self) -> list[str]:
+        """Labels of the quick replies on the last message received."""
+        last = self.fake.messages_to(self.user_id)[-1]
+        return [item["action"]["label"] for item in last.get("quickReply", {}).get("items", [])]
+
+
+def text_message(text: str) -> dict[str, Any]:
+    """A LINE text message content."""
+    return {"type": "text", "id": uuid.uuid4().hex[:12], "text": text, "quoteToken": "q"}
+
+
+def sign(body: bytes) -> str:
+    """The X-Line-Signature LINE computes for a body (HMAC-SHA256 with the channel secret)."""
+    return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def count(app: Flask, model) -> int:
+    """How many rows a table has."""
+    with app.extensions["runtime"].db() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def text_of(messages: list[dict]) -> str:
+    """All the text LINE would show for some messages."""
+    return "\n".join(m.get("text") or m.get("altText", "") for m in messages)
+
+
+def test_forged_webhooks_are_rejected_and_change_nothing(line_app, fake_line) -> None:
+    """A missing or wrong signature gets a 4xx; nothing is stored and nothing is sent."""
+    user = LineUser(line_app, fake_line)
+    event = user.event("follow")
+    assert user.post(event, signature="").status_code == 400
+    assert user.post(event, signature=base64.b64encode(b"x" * 32).decode()).status_code == 400
+    assert line_app.test_client().post("/webhooks/line", data=b"{}").status_code == 400
+    assert count(line_app, Respondent) == 0
+    assert count(line_app, ProcessedEvent) == 0
+    assert fake_line.requests == []
+
+
+def test_the_verify_button_gets_a_200(line_app, fake_line) -> None:
+    """LINE's console 'Verify' sends no events, and must get a 200."""
+    assert LineUser(line_app, fake_line).post().status_code == 200
+
+
+def test_follow_greets_and_the_assessment_is_completed_through_quick_replies(
+    line_app, fake_line
+) -> None:
+    """From follow to results card and courses, by tapping quick replies; answers are stored."""
+    user = LineUser(line_app, fake_line)
+    greeting = user.send(user.event("follow"))
+    assert "สวัสดีค่ะ" in text_of(greeting)
+    assert user.quick_replies() == ["ยินยอม", "ไม่ยินยอม"]
+    assert fake_line.replies(), "the reply token is used first"
+    user.tap("ยินยอม")
+    user.tap("คนขับรถม้า")
+    user.tap("เทศบาลนครลำปาง")
+    asked = user.say("ประเมิน")
+    for _ in range(40):
+        assert "ข้อ" in text_of(asked)
+        asked = user.tap("เห็นด้วย" if "เห็นด้วย" in user.quick_replies() else "ทำบ่อย")
+    card = next(m for m in asked if m["type"] == "flex")
+    assert "ทัศนคติ" in json.dumps(card, ensure_ascii=False)
+    assert "หลักสูตร" in text_of(asked)
+    assert count(line_app, Answer) >= 40
+    with line_app.extensions["runtime"].db() as session:
+        submission = session.scalars(select(Submission).where(Submission.scores.is_not(None))).one()
+        assert submission.channel == "line"
+        assert session.scalar(select(ConsentRecord.given)) is True
+
+
+def test_each_event_sent_three_times_in_parallel_counts_once(line_app, fake_line) -> None:
+    """LINE redelivers: the same events arriving 3 times at once store and send one of each."""
+    user = LineUser(line_app, fake_line)
+    user.send(user.event("follow"))
+    user.tap("ยินยอม")
+    user.tap("คนขับรถม้า")
+    user.tap("เทศบาลนครลำปาง")
+    user.say("สำรวจ")
+    answered = count(line_app, Answer)
+    sent = len(fake_line.messages_to(USER))
+    event = user.event("message", message=text_message("12"))
+    redelivered = copy.deepcopy(event)
+    redelivered["deliveryContext"]["isRedelivery"] = True
+    with ThreadPoolExecutor(3) as pool:
+        statuses = list(pool.map(lambda e: user.post(e).status_code, [event, redelivered, event]))
+    assert statuses == [200, 200, 200]
+    deliver(line_app.extensions["runtime"], line_app.extensions["runtime"].clock())
+    assert count(line_app, Answer) == answered + 1
+    assert len(fake_line.messages_to(USER)) == sent + 1
+
+
+def test_stickers_images_and_files_get_a_friendly_reprompt(line_app, fake_line) -> None:
+    """Non-text where text is expected: a short Thai note and the same question again."""
+    user = LineUser(line_app, fake_line)
+    user.send(user.event("follow"))
+    user.tap("ยินยอม")
+    user.tap("คนขับรถม้า")
+    user.tap("เทศบาลนครลำปาง")
+    user.say("สำรวจ")
+    for content in (
+        {
+            "type": "sticker",
+            "id": "1",
+            "packageId": "1",
+            "stickerId": "1",
+            "quoteToken": "q",
+            "stickerResourceType": "STATIC",
+        },
+        {"type": "image", "id": "2", "contentProvider": {"type": "line"}, "quoteToken": "q"},
+        {"type": "location", "id": "3", "latitude": 18.29, "longitude": 99.49},
+        {"type": "file", "id": "4", "fileName": "แบบฟอร์ม.pdf", "fileSize": 2138},
+    ):
+        reply = user.send(user.event("message", message=content))
+        assert "ข้อนี้ขอเป็นข้อความหรือกดปุ่ม" in text_of(reply)
+        assert "คุณทำอาชีพนี้มากี่ปีแล้วคะ" in text_of(reply)
+
+
+def test_unfollow_stops_pushes_keeps_data_and_a_refollow_resumes(
+    line_app, fake_line, clock
+) -> None:
+    """Blocked: nothing more is pushed (the nudge is dropped); unblocked: back where they were."""
+    user = LineUser(line_app, fake_line)
+    user.send(user.event("follow"))
+    user.tap("ยินยอม")
+    user.tap("คนขับรถม้า")
+    user.tap("เทศบาลนครลำปาง")
+    user.say("สำรวจ")
+    user.say("12")
+    sent = len(fake_line.requests)
+    user.send(user.event("unfollow"))
+    clock.advance(days=2)
+    deliver(line_app.extensions["runtime"], clock.now)
+    assert len(fake_line.requests) == sent  # the nudge did not go out
+    assert count(line_app, Answer) > 0
+    back = user.send(user.event("follow"))
+    assert "ยินดีต้อนรับกลับมา" in text_of(back)
+    assert "เริ่มทำอาชีพนี้วันไหนคะ" in text_of(back)
+
+
+def test_in_a_group_one_short_note_and_nothing_stored(line_app, fake_line) -> None:
+    """Group members' messages are not stored; the group hears once that the survey is 1:1."""
+    user = LineUser(line_app, fake_line)
+    group = {"type": "group", "groupId": "C" + "1" * 32, "userId": USER}
+    for text in ("สวัสดี", "ทำแบบสอบถาม"):
+        event = user.event("message", message=text_message(text))
+        assert user.post(event | {"source": group}).status_code == 200
+    deliver(line_app.extensions["runtime"], line_app.extensions["runtime"].clock())
+    assert len(fake_line.replies()) == 1
+    assert "แชตส่วนตัว" in json.dumps(fake_line.replies()[0].json, ensure_ascii=False)
+    assert count(line_app, Respondent) == 0
+
+
+def test_the_line_corpus_is_handled_or_ignored_without_error(line_app, fake_line) -> None:
+    """LINE's 28 sample events of every type (ids made unique, as LINE's are) get a 200."""
+    body = json.loads((corpus("line-webhook") / "webhook.json").read_text())
+    for event in body["events"]:
+        event["webhookEventId"] = uuid.uuid4().hex
+    raw = json.dumps(body).encode()
+    response = line_app.test_client().post(
+        "/webhooks/line", data=raw, headers={"X-Line-Signature": sign(raw)}
+    )
+    assert response.status_code == 200
+    deliver(line_app.extensions["runtime"], line_app.extensions["runtime"].clock())
+    with line_app.extensions["runtime"].db() as session:
+        users = set(session.scalars(select(Respondent.channel_user_id)))
+        unreachable = set(
+            session.scalars(select(Respondent.channel_user_id).where(~Respondent.reachable))
+        )
+    # only 1:1 users became respondents; the unfollow was recorded
+    assert users and all(u.startswith("U") for u in users)
+    assert unreachable
+
+
+def test_a_slow_line_api_never_slows_the_webhook(database_url, clock, fake_line) -> None:
+    """LINE answering in 3 s: the webhook still answers well inside LINE's 2 s."""
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "CLOCK": clock,
+            "LINE_CHANNEL_SECRET": SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+            "LINE_API_BASE_URL": fake_line.base_url,
+        }
+    )
+    assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
+    fake_line.delay_next(3.0, count=5)
+    user = LineUser(app, fake_line)
+    started = time.perf_counter()
+    assert user.post(user.event("follow")).status_code == 200
+    assert time.perf_counter() - started < 1.0
+    fake_line.wait_for_messages(2, timeout=15)  # the reply still arrives, later
+    app.extensions["runtime"].close()
+
+
+def test_an_expired_reply_token_falls_back_to_push_with_a_retry_key(line_app, fake_line) -> None:
+    """The free reply is tried first; when its token has expired, the message is pushed."""
+    user = LineUser(line_app, fake_line)
+    event = user.event("follow")
+    fake_line.expire_reply_tokens()
+    user.send(event)
+    pushes = fake_line.pushes()
+    assert len({uuid.UUID(push.headers["x-line-retry-key"]) for push in pushes}) == len(pushes)
+    assert "สวัสดีค่ะ" in text_of(pushes[0].json["messages"])
+
+
+def test_failures_are_retried_with_the_same_key_or_given_up_with_the_reason(
+    line_app, fake_line, clock
+) -> None:
+    """A 500 is retried after a backoff with the same retry key; a 400 fails for good."""
+    user = LineUser(line_app, fake_line)
+    event = user.event("follow")
+    fake_line.expire_reply_tokens()
+    fake_line.fail_next(500, path_contains="push")
+    user.send(event)
+    assert fake_line.messages_to(USER) == []
+    clock.advance(seconds=3)
+    deliver(line_app.extensions["runtime"], clock.now)
+    keys = [r.headers["x-line-retry-key"] for r in fake_line.pushes()]
+    assert len(keys) >= 2 and keys[0] == keys[1]
+    assert fake_line.messages_to(USER)
+    fake_line.fail_next(400, count=10)
+    event = user.event("message", message=text_message("ยินยอม"))
+    fake_line.expire_reply_tokens()
+    user.send(event)
+    with line_app.extensions["runtime"].db() as session:
+        failed = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "failed")
+        ).all()
+        assert failed and all("400" in (row.last_error or "") for row in failed)
