@@ -86,8 +86,8 @@ def next_round(session: Session, respondent_id: int, form_id: str) -> int:
     return (done or 0) + 1
 
 
-def latest_scores(session: Session, respondent_id: int) -> dict[str, dict[str, float]]:
-    """Characteristic scores of each form's latest scored submission by a respondent."""
+def latest_scores(session: Session, respondent_id: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Scores ({"characteristics", "subfeatures"}) of each form's latest scored submission."""
     rows = session.execute(
         select(SurveyVersion.form_id, Submission.scores)
         .join(SurveyVersion, SurveyVersion.id == Submission.survey_version_id)
@@ -95,4 +95,4 @@ def latest_scores(session: Session, respondent_id: int) -> dict[str, dict[str, f
         .order_by(Submission.completed_at)
     )
     # later rows overwrite earlier ones, leaving the latest per form
-    return {form_id: scores.get("characteristics", {}) for form_id, scores in rows}
+    return {form_id: scores for form_id, scores in rows}

@@ -32,7 +32,7 @@ from survey_flows.results import (
     results_card,
     weakest_characteristic,
 )
-from survey_flows.scoring import score
+from survey_flows.scoring import Scores, score
 from survey_flows.session import (
     ActionRequested,
     AnswerRecorded,
@@ -73,6 +73,8 @@ COMMANDS = {
     "language": "language",
     "ทำต่อ": "continue",
     "continue": "continue",
+    "ผลของฉัน": "results",
+    "my results": "results",
 }
 
 #: Pseudo-questions for buttons that are not survey questions.
@@ -279,7 +281,9 @@ class _Turn:
             return False
         language = self.state.language
         self.events.append(ScoresComputed(self.state.flow or "", scores.to_json()))
-        previous = self.context.previous_scores.get(self.flow.form_id, {})
+        previous = self.context.previous_scores.get(self.flow.form_id, {}).get(
+            "characteristics", {}
+        )
         self.messages.append(results_card(self.flow, scores, previous, language))
         weakest = weakest_characteristic(scores)
         group = str(self.context.profile.get("group") or "")
@@ -287,6 +291,17 @@ class _Turn:
         label = pick(scoring.characteristic(weakest).label, language)
         self.messages.append(course_offer(offers, label, language))
         return bool(offers)
+
+    def _my_results(self) -> Step:
+        """The latest results card again, then back to where the respondent was."""
+        for flow in self.context.flows.values():
+            stored = self.context.previous_scores.get(flow.form_id)
+            if flow.scoring and stored and stored.get("characteristics"):
+                scores = Scores(stored["characteristics"], stored.get("subfeatures", {}))
+                self.messages.append(results_card(flow, scores, {}, self.state.language))
+                return self._reask()
+        self.say("results.none")
+        return self._reask()
 
     def _course_chosen(self, code: str) -> Step:
         course = next((c for c in self.context.courses if c.code == code), None)
@@ -422,6 +437,8 @@ class _Turn:
         if command == "continue":
             self.state.paused = False
             return self._reask()
+        if command == "results":
+            return self._my_results()
         in_flow = self.state.stage is Stage.SURVEY and self.state.question
         if command == "stop":
             if not in_flow:

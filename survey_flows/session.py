@@ -109,8 +109,8 @@ class Context:
     profile_flow: str | None = None
     #: The respondent's profile answers (group, municipality), read in forms with profile('name').
     profile: Mapping[str, Answer] = field(default_factory=dict)
-    #: Characteristic scores of the respondent's previous round, by form_id.
-    previous_scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    #: Scores of the respondent's latest round, by form_id: {"characteristics", "subfeatures"}.
+    previous_scores: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
     #: The courses on offer, for recommending one after a results card.
     courses: tuple[Course, ...] = ()
 

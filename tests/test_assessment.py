@@ -129,3 +129,15 @@ def test_the_card_leads_to_courses_for_the_group_and_records_interest(app, clien
     with app.extensions["runtime"].db() as session:
         interest = session.scalars(select(CourseInterest)).one()
         assert session.get(Course, interest.course_id).code == "secret-menu"
+
+
+def test_my_results_shows_the_latest_card_at_any_time(app, client) -> None:
+    """"ผลของฉัน" (the rich menu's button) shows the latest card, or how to get one."""
+    person = start_as(client, "culture", "curious")
+    early = person.say("ผลของฉัน")
+    assert "ยังไม่มีผลประเมิน" in texts(early)
+    assert "ข้อ 1/40" in early[-1]["text"]  # and the question they were on, again
+    answer_all(person, "3")
+    later = person.say("ผลของฉัน")
+    [card] = [m["card"] for m in later if "card" in m]
+    assert [bar["score"] for bar in card["bars"]] == [3.0, 3.0, 3.0, 3.0]

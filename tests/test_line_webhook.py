@@ -327,3 +327,30 @@ def test_failures_are_retried_with_the_same_key_or_given_up_with_the_reason(
             select(OutboxMessage).where(OutboxMessage.status == "failed")
         ).all()
         assert failed and all("400" in (row.last_error or "") for row in failed)
+
+
+def test_twenty_choices_are_paged_behind_next(line_app, fake_line, tmp_path) -> None:
+    """LINE shows 13 quick replies at most: 12 choices and ถัดไป, then the other 8 and ข้าม."""
+    rows = "\n".join(f"| | many | c{n} | ตัวเลือกที่ {n} |" for n in range(1, 21))
+    form = tmp_path / "many.md"
+    form.write_text(
+        "| survey |\n| | type | name | label |\n| | select_one many | pick | เลือกหนึ่งข้อ |\n"
+        f"| choices |\n| | list_name | name | label |\n{rows}\n"
+        "| settings |\n| | form_id | keyword |\n| | many | เลือก |\n",
+        encoding="utf-8",
+    )
+    assert line_app.test_cli_runner().invoke(args=["import-survey", str(form)]).exit_code == 0
+    user = LineUser(line_app, fake_line)
+    user.send(user.event("follow"))
+    user.tap("ยินยอม")
+    user.tap("คนขับรถม้า")
+    user.tap("เทศบาลนครลำปาง")
+    user.say("เลือก")
+    first_page = user.quick_replies()
+    assert len(first_page) == 13 and first_page[-1] == "ถัดไป ▶"
+    assert first_page[:12] == [f"ตัวเลือกที่ {n}" for n in range(1, 13)]
+    user.tap("ถัดไป ▶")
+    assert user.quick_replies() == [*(f"ตัวเลือกที่ {n}" for n in range(13, 21)), "ข้าม"]
+    user.tap("ตัวเลือกที่ 17")
+    with line_app.extensions["runtime"].db() as session:
+        assert session.scalar(select(Answer.value).where(Answer.question == "pick")) == "c17"
