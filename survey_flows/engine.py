@@ -27,6 +27,7 @@ from survey_flows.questions import (
 )
 from survey_flows.results import (
     COURSE,
+    course_list,
     course_offer,
     recommend,
     results_card,
@@ -75,6 +76,8 @@ COMMANDS = {
     "continue": "continue",
     "ผลของฉัน": "results",
     "my results": "results",
+    "อบรม": "courses",
+    "courses": "courses",
 }
 
 #: Pseudo-questions for buttons that are not survey questions.
@@ -303,6 +306,17 @@ class _Turn:
         self.say("results.none")
         return self._reask()
 
+    def _courses(self) -> Step:
+        """The courses for the respondent's group (all of them for others), to show interest in."""
+        group = str(self.context.profile.get("group") or "")
+        offers = [c for c in self.context.courses if group in c.groups] or list(
+            self.context.courses
+        )
+        self.messages.append(course_list(offers, self.state.language))
+        if self.state.stage is Stage.SURVEY and self.state.question:
+            return self._reask()  # the survey goes on; the list stays above for later
+        return self.step()
+
     def _course_chosen(self, code: str) -> Step:
         course = next((c for c in self.context.courses if c.code == code), None)
         if course is None:
@@ -439,6 +453,8 @@ class _Turn:
             return self._reask()
         if command == "results":
             return self._my_results()
+        if command == "courses":
+            return self._courses()
         in_flow = self.state.stage is Stage.SURVEY and self.state.question
         if command == "stop":
             if not in_flow:

@@ -62,9 +62,22 @@ def recommend(courses: tuple[Course, ...], group: str, weakest: str) -> list[Cou
 
 
 def course_offer(offers: list[Course], weakest_label: str, language: str) -> Message:
-    """The message that offers courses, one button each."""
+    """The message that offers courses after a results card, one button each."""
     if not offers:
         return Message((Msg("courses.none"),))
+    return _courses_message(
+        Msg("courses.offer", {"characteristic": weakest_label}), offers, language
+    )
+
+
+def course_list(courses: list[Course], language: str) -> Message:
+    """Every course open to the respondent, one button each (the rich menu's อบรม)."""
+    if not courses:
+        return Message((Msg("courses.none"),))
+    return _courses_message(Msg("courses.list"), courses, language)
+
+
+def _courses_message(heading: Msg, offers: list[Course], language: str) -> Message:
     buttons = tuple(Button(pick(dict(c.title), language), COURSE, c.code) for c in offers)
     lines = [
         Msg("courses.item_upskill", {"title": pick(dict(c.title), language)})
@@ -72,4 +85,4 @@ def course_offer(offers: list[Course], weakest_label: str, language: str) -> Mes
         else Msg("courses.item_reskill", {"title": pick(dict(c.title), language)})
         for c in offers
     ]
-    return Message((Msg("courses.offer", {"characteristic": weakest_label}), *lines), buttons)
+    return Message((heading, *lines), buttons)

@@ -132,7 +132,7 @@ def test_the_card_leads_to_courses_for_the_group_and_records_interest(app, clien
 
 
 def test_my_results_shows_the_latest_card_at_any_time(app, client) -> None:
-    """"ผลของฉัน" (the rich menu's button) shows the latest card, or how to get one."""
+    """ "ผลของฉัน" (the rich menu's button) shows the latest card, or how to get one."""
     person = start_as(client, "culture", "curious")
     early = person.say("ผลของฉัน")
     assert "ยังไม่มีผลประเมิน" in texts(early)
@@ -141,3 +141,15 @@ def test_my_results_shows_the_latest_card_at_any_time(app, client) -> None:
     later = person.say("ผลของฉัน")
     [card] = [m["card"] for m in later if "card" in m]
     assert [bar["score"] for bar in card["bars"]] == [3.0, 3.0, 3.0, 3.0]
+
+
+def test_the_training_button_lists_the_groups_courses(app, client) -> None:
+    """"อบรม" (the rich menu's button) lists the courses for the respondent's group to tap."""
+    person = Respondent(client, "driver")
+    person.onboard()
+    listed = person.say("อบรม")
+    assert [b["label"] for b in listed[-1]["buttons"]] == [
+        "การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์",
+        "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเซียลมีเดีย",
+    ]
+    assert "จดไว้แล้วค่ะ" in texts(person.tap("การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์"))

@@ -1,0 +1,965 @@
+#!/usr/bin/env python3
+"""Benchmark: signed LINE webhooks over HTTP into the app under gunicorn, against the DB's ceiling.
+
+    .venv/bin/python bench/line_webhook.py [--database-url URL] [--seconds N]
+
+What it does, in one run (see bench/README.md for how to read the output):
+
+1. Starts the fake LINE API (tests/fake_line.py) in this process and the app under gunicorn as a
+   subprocess, both on 127.0.0.1, against a fresh database (SQLite in a temp dir by default; on
+   PostgreSQL a database `bench_line` created for the run and dropped at the end).
+2. Open loop: events are sent on a fixed schedule (default 100 events/s) by many simulated users,
+   never waiting for earlier responses except a user's own previous one (LINE keeps a user's
+   events in order). Latency is measured from each event's *scheduled* send time, so a slow
+   server cannot hide its queueing delay (no coordinated omission).
+3. Saturation: closed loop, N concurrent senders each with its own keep-alive connection.
+4. Ceiling: with the app stopped, N processes and then 1 process commit one small row per
+   transaction into a scratch table in the same database, as fast as they can.
+5. Prints a table: events/s, p50/p99 latency, commits/s of the ceiling, the ratio and the goals.
+
+This is a benchmark, not a test: it asserts nothing and changes no application code or data
+outside what it creates (and drops) itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import math
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+VENV_BIN = ROOT / ".venv" / "bin"
+SECRET = "bench-channel-secret"
+DESTINATION = "U" + "0" * 32
+PORT_RANGE = range(18000, 19000)
+#: The app's own database for a PostgreSQL run; created at the start, dropped at the end.
+PG_APP_DATABASE = "bench_line"
+
+# One user's conversation: follow, consent, the 2-question profile, then the livelihood survey
+# ("สำรวจ", flows/livelihood.md) over and over. Taps are postbacks carrying the data the bot's
+# quick replies carry (["question", "value"]); the rest is typed text, as a respondent may.
+ONBOARDING: list[tuple[str, str]] = [
+    ("follow", ""),
+    ("postback", '["_consent","yes"]'),  # ยินยอม
+    ("postback", '["group","carriage"]'),  # คนขับรถม้า
+    ("text", "1"),  # เทศบาลนครลำปาง
+]
+SURVEY: list[tuple[str, str]] = [
+    ("text", "สำรวจ"),
+    ("text", "12"),  # years
+    ("text", "ข้าม"),  # started: skip
+    ("postback", '["busy_days","same"]'),
+    ("text", "1, 3"),  # customers
+    ("text", "100"),  # income
+    ("postback", '["online","yes"]'),
+    ("text", "ข้าม"),  # wish: skip
+    ("postback", '["done","OK"]'),  # รับทราบ
+]
+
+
+# -- small helpers -------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list (nan when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def free_port(taken: set[int]) -> int:
+    """A port in 18000–18999 that nothing listens on."""
+    candidates = [p for p in PORT_RANGE if p not in taken]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
+    raise RuntimeError("no free port in 18000-18999")
+
+
+def sign(body: bytes) -> str:
+    """X-Line-Signature: base64 of HMAC-SHA256 of the body with the channel secret."""
+    return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
+
+
+# -- CPU accounting (from /proc, Linux) ----------------------------------------------------------
+
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[str, int, float] | None:
+    """(comm, ppid, cpu seconds) of a process, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def cpu_snapshot(gunicorn_pid: int | None) -> dict[str, float]:
+    """CPU seconds used so far: gunicorn tree, this process, PostgreSQL, the whole machine."""
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _proc_stat(int(entry))):
+            procs[int(entry)] = stat
+    tree = {gunicorn_pid} if gunicorn_pid else set()
+    for pid, (_, ppid, _) in procs.items():
+        if ppid in tree:
+            tree.add(pid)
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + parts[4]  # idle + iowait
+    return {
+        "gunicorn": sum(procs[p][2] for p in tree if p in procs),
+        "bench": sum(os.times()[:2]),
+        "postgres": sum(cpu for comm, _, cpu in procs.values() if comm.startswith("postgres")),
+        "busy": (sum(parts) - idle) / CLOCK_TICK,
+        "total": sum(parts) / CLOCK_TICK,
+    }
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {key: after[key] - before[key] for key in before}
+
+
+# -- the fake LINE API, on a port of our choosing ------------------------------------------------
+
+
+def start_fake_line(port: int):
+    """FakeLine from tests/fake_line.py, listening on 127.0.0.1:`port` instead of a random port."""
+    from tests import fake_line
+
+    original = fake_line.ThreadingHTTPServer
+
+    class FixedPortServer(original):  # FakeLine binds ("127.0.0.1", 0); we need a known port
+        def __init__(self, address, handler):
+            super().__init__((address[0], port), handler)
+
+    fake_line.ThreadingHTTPServer = FixedPortServer
+    try:
+        fake = fake_line.FakeLine()
+    finally:
+        fake_line.ThreadingHTTPServer = original
+    return fake.start()
+
+
+def reply_counts(fake) -> Counter:
+    """How many requests the fake got per (endpoint, status)."""
+    with fake._lock:
+        requests = list(fake.requests)
+    return Counter((r.path.rsplit("/", 1)[-1], r.status) for r in requests)
+
+
+# -- simulated LINE users ------------------------------------------------------------------------
+
+
+@dataclass
+class User:
+    """One LINE user walking through the conversation, one event at a time."""
+
+    user_id: str
+    step: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def next_step(self) -> tuple[str, str]:
+        if self.step < len(ONBOARDING):
+            kind, value = ONBOARDING[self.step]
+        else:
+            kind, value = SURVEY[(self.step - len(ONBOARDING)) % len(SURVEY)]
+        self.step += 1
+        return kind, value
+
+
+def build_body(fake, user: User) -> tuple[bytes, str]:
+    """The signed webhook body for the user's next event, with a fresh reply token and event id."""
+    kind, value = user.next_step()
+    event: dict[str, Any] = {
+        "type": "message" if kind == "text" else kind,
+        "mode": "active",
+        "timestamp": int(time.time() * 1000),
+        "source": {"type": "user", "userId": user.user_id},
+        "webhookEventId": uuid.uuid4().hex.upper()[:26],
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": fake.issue_reply_token(user.user_id),
+    }
+    if kind == "follow":
+        event["follow"] = {"isUnblocked": False}
+    elif kind == "postback":
+        event["postback"] = {"data": value}
+    else:
+        event["message"] = {
+            "type": "text",
+            "id": str(random.randrange(10**17, 10**18)),
+            "text": value,
+            "quoteToken": base64.urlsafe_b64encode(os.urandom(24)).decode(),
+        }
+    body = json.dumps(
+        {"destination": DESTINATION, "events": [event]}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    return body, kind
+
+
+# -- a minimal HTTP/1.1 keep-alive client on asyncio streams (standard library only) ------------
+
+
+class Connection:
+    """One keep-alive connection to the app."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer)
+
+    async def post(self, port: int, body: bytes, signature: str) -> tuple[int, bool]:
+        """POST /webhooks/line; returns (status, whether the connection may be reused)."""
+        head = (
+            f"POST /webhooks/line HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json; charset=utf-8\r\n"
+            f"X-Line-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("closed before the response")  # stale keep-alive
+        status = int(status_line.split()[1])
+        length, keep = 0, True
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                keep = False
+        if length:
+            await self.reader.readexactly(length)
+        return status, keep
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class Pool:
+    """Idle keep-alive connections, reused oldest first so requests spread over all of them.
+
+    A connection idle for longer than MAX_IDLE is closed rather than reused: gunicorn closes
+    keep-alive connections after 2 s, and reusing one it is closing costs a retry.
+    """
+
+    MAX_IDLE = 1.0
+
+    def __init__(self, port: int):
+        self.port = port
+        self.idle: deque[tuple[float, Connection]] = deque()
+        self.opened = 0
+
+    async def take(self) -> Connection:
+        while self.idle:
+            since, conn = self.idle.popleft()
+            if time.monotonic() - since < self.MAX_IDLE:
+                return conn
+            conn.close()
+        self.opened += 1
+        return await Connection.open(self.port)
+
+    def give(self, conn: Connection) -> None:
+        self.idle.append((time.monotonic(), conn))
+
+    def close(self) -> None:
+        while self.idle:
+            self.idle.popleft()[1].close()
+
+
+@dataclass
+class Sample:
+    """One event: when it was due (open loop) or sent (closed loop), when answered, how."""
+
+    start: float
+    end: float
+    status: int
+    kind: str
+
+
+@dataclass
+class Stats:
+    samples: list[Sample] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    retries: int = 0
+    #: every event sent, warm-up included (samples keep only the measured ones)
+    sent: int = 0
+
+
+async def send_event(
+    fake,
+    user: User,
+    pool: Pool | None,
+    conn_box: list[Connection | None] | None,
+    port: int,
+    stats: Stats,
+    start: float,
+    timeout: float,
+) -> None:
+    """Send the user's next event (one retry on a stale keep-alive) and record its latency."""
+    body, kind = build_body(fake, user)
+    signature = sign(body)
+    stats.sent += 1
+    status = 0
+    for attempt in range(2):
+        conn = None
+        try:
+            if attempt > 0:  # a retry never reuses a kept-alive connection
+                conn = await Connection.open(port)
+            elif pool is not None:
+                conn = await pool.take()
+            else:
+                conn = conn_box[0] or await Connection.open(port)
+                conn_box[0] = None
+            status, keep = await asyncio.wait_for(conn.post(port, body, signature), timeout)
+        except (ConnectionError, asyncio.IncompleteReadError, OSError) as error:
+            if conn is not None:
+                conn.close()
+            if attempt == 0:  # the same event id again: the app ignores a repeat it already did
+                stats.retries += 1
+                continue
+            stats.errors[type(error).__name__] += 1
+            break
+        except TimeoutError:
+            if conn is not None:
+                conn.close()
+            stats.errors["timeout"] += 1
+            break
+        if keep:
+            if pool is not None:
+                pool.give(conn)
+            else:
+                conn_box[0] = conn
+        else:
+            conn.close()
+        break
+    end = time.monotonic()
+    if status and status != 200:
+        stats.errors[f"HTTP {status}"] += 1
+    stats.samples.append(Sample(start, end, status, kind))
+
+
+async def open_loop(
+    fake, users: list[User], port: int, rate: float, warmup: float, seconds: float, timeout: float
+) -> tuple[Stats, float]:
+    """Events on a fixed schedule, users in turn; returns samples and the measurement start."""
+    stats = Stats()
+    pool = Pool(port)
+    total = int((warmup + seconds) * rate)
+    begin = time.monotonic() + 0.2
+    measure_from = begin + warmup
+
+    async def run_user(index: int) -> None:
+        user = users[index]
+        for slot in range(index, total, len(users)):
+            due = begin + slot / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # the user's previous event is answered by now (we awaited it): order is kept
+            await send_event(fake, user, pool, None, port, stats, due, timeout)
+
+    await asyncio.gather(*(run_user(i) for i in range(min(len(users), total))))
+    pool.close()
+    stats.samples = [s for s in stats.samples if s.start >= measure_from]
+    return stats, measure_from
+
+
+async def closed_loop(
+    fake,
+    users: list[User],
+    port: int,
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+    timeout: float,
+) -> tuple[Stats, float]:
+    """N senders, each with its own connection and its own users, as fast as answers come."""
+    stats = Stats()
+    begin = time.monotonic()
+    measure_from, stop_at = begin + warmup, begin + warmup + seconds
+
+    async def sender(index: int) -> None:
+        mine = users[index::concurrency]
+        conn_box: list[Connection | None] = [None]
+        turn = 0
+        while time.monotonic() < stop_at:
+            user = mine[turn % len(mine)]
+            turn += 1
+            await send_event(fake, user, None, conn_box, port, stats, time.monotonic(), timeout)
+        if conn_box[0] is not None:
+            conn_box[0].close()
+
+    await asyncio.gather(*(sender(i) for i in range(concurrency)))
+    stats.samples = [s for s in stats.samples if measure_from <= s.start < stop_at]
+    return stats, measure_from
+
+
+# -- the app under gunicorn ----------------------------------------------------------------------
+
+
+def run_cli(command: str, env: dict[str, str]) -> None:
+    """`flask --app bot <command>` (migrate, load-demo), as the Makefile runs them."""
+    done = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "bot", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"flask {command} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def start_gunicorn(
+    port: int, workers: int, threads: int, env: dict[str, str], log_path: Path
+) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it below
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            # gunicorn 27's control socket defaults to one shared path in $HOME: not ours to take
+            "--no-control-socket",
+            "bot:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({process.returncode}); see {log_path}")
+        health = f"http://127.0.0.1:{port}/healthz"
+        with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as answer:
+            if answer.status == 200:
+                return process
+        time.sleep(0.2)
+    stop_gunicorn(process)
+    raise RuntimeError(f"gunicorn did not become healthy; see {log_path}")
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    """SIGTERM (graceful), then SIGKILL to its process group if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def turn_times(log_path: Path, offset: int, end: int | None = None) -> list[float]:
+    """Server-side handle_inbound durations (the app's "turn" log lines), in seconds, sorted."""
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        chunk = f.read() if end is None else f.read(end - offset)
+    values = []
+    for line in chunk.splitlines():
+        if b'"turn"' in line:
+            with contextlib.suppress(ValueError, KeyError):
+                values.append(json.loads(line)["ms"] / 1000)
+    return sorted(values)
+
+
+def wait_for_deliveries(fake, settle: float = 1.5, limit: float = 60) -> float:
+    """Wait until the fake has received no new request for `settle` s; return the time waited."""
+    started = time.monotonic()
+    last, last_change = -1, started
+    while time.monotonic() - started < limit:
+        count = len(fake.requests)
+        if count != last:
+            last, last_change = count, time.monotonic()
+        elif time.monotonic() - last_change >= settle:
+            break
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+# -- the database: app database, scratch table, ceiling ------------------------------------------
+
+
+@dataclass
+class Database:
+    kind: str  # "sqlite" | "postgresql"
+    app_url: str  # where the app's tables go
+    scratch_url: str  # where the ceiling's scratch table goes
+    label: str
+    cleanup: list = field(default_factory=list)
+
+
+def prepare_database(url: str | None, workdir: Path) -> Database:
+    from sqlalchemy import create_engine, make_url, text
+
+    if url is None:
+        path = workdir / "bench.db"
+        sqlite_url = f"sqlite:///{path}"
+        return Database("sqlite", sqlite_url, sqlite_url, f"SQLite (fresh file {path})")
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        if parsed.drivername.startswith("sqlite"):
+            return Database("sqlite", url, url, f"SQLite ({parsed.database})")
+        raise SystemExit(f"unsupported database URL: {url}")
+    parsed = parsed.set(drivername="postgresql+psycopg")
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {PG_APP_DATABASE} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {PG_APP_DATABASE}"))
+        version = connection.execute(text("SHOW server_version")).scalar()
+        sync = connection.execute(text("SHOW synchronous_commit")).scalar()
+    app_url = parsed.set(database=PG_APP_DATABASE).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_APP_DATABASE} WITH (FORCE)"))
+        admin.dispose()
+
+    db = Database(
+        "postgresql",
+        app_url,
+        parsed.render_as_string(hide_password=False),
+        f"PostgreSQL {version} (synchronous_commit={sync}); app in database {PG_APP_DATABASE}, "
+        f"ceiling in {parsed.database}",
+    )
+    db.cleanup.append(drop)
+    return db
+
+
+def create_scratch_table(db: Database) -> str:
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    table = f"bench_commit_{os.getpid()}"
+    engine = make_engine(db.scratch_url)
+    key = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.kind == "sqlite" else "BIGSERIAL PRIMARY KEY"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        connection.execute(
+            text(f"CREATE TABLE {table} (id {key}, worker INTEGER NOT NULL, note TEXT NOT NULL)")
+        )
+    engine.dispose()
+
+    def drop() -> None:
+        engine = make_engine(db.scratch_url)
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()
+
+    db.cleanup.insert(0, drop)
+    return table
+
+
+def _commit_loop(url: str, table: str, worker: int, warmup: float, seconds: float, barrier, out):
+    """In a child process: one connection, one small row per transaction, until time is up."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(url)  # the app's own setup: on SQLite, WAL pragmas and BEGIN IMMEDIATE
+    insert = text(f"INSERT INTO {table} (worker, note) VALUES (:worker, :note)")
+    with engine.connect():
+        pass  # connect (and set pragmas) before the clock starts
+    barrier.wait()
+    measure_from = time.monotonic() + warmup
+    stop_at = measure_from + seconds
+    latencies = []
+    n = 0
+    while (now := time.monotonic()) < stop_at:
+        with engine.begin() as connection:
+            connection.execute(insert, {"worker": worker, "note": f"row {n}"})
+        n += 1
+        if now >= measure_from:
+            latencies.append(time.monotonic() - now)
+    engine.dispose()
+    out.put((worker, latencies))
+
+
+@dataclass
+class Ceiling:
+    connections: int
+    commits: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.commits / self.seconds
+
+
+def measure_ceiling(db: Database, table: str, connections: int, warmup: float, seconds: float):
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter, not a fork of threads
+    barrier = context.Barrier(connections)
+    out = context.Queue()
+    processes = [
+        context.Process(
+            target=_commit_loop,
+            args=(db.scratch_url, table, i, warmup, seconds, barrier, out),
+        )
+        for i in range(connections)
+    ]
+    for p in processes:
+        p.start()
+    results = [out.get(timeout=120 + warmup + seconds) for _ in processes]
+    for p in processes:
+        p.join(timeout=30)
+    latencies = sorted(x for _, lat in results for x in lat)
+    return Ceiling(connections, len(latencies), seconds, latencies)
+
+
+def app_counts(db: Database) -> dict[str, Any]:
+    """What the app stored: events, answers, finished surveys, outbox replies by status."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(db.app_url)
+    with engine.connect() as c:
+        counts = {
+            "processed events": c.execute(text("SELECT count(*) FROM processed_event")).scalar(),
+            "answers": c.execute(text("SELECT count(*) FROM answer")).scalar(),
+            "completed submissions": c.execute(
+                text("SELECT count(*) FROM submission WHERE completed_at IS NOT NULL")
+            ).scalar(),
+            "outbox replies": dict(
+                c.execute(
+                    text(
+                        "SELECT status, count(*) FROM outbox_message "
+                        "WHERE kind = 'reply' GROUP BY status"
+                    )
+                ).all()
+            ),
+        }
+    engine.dispose()
+    return counts
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    stats: Stats
+    seconds: float
+    cpu: dict[str, float]
+    server_turns: list[float]
+
+    @property
+    def ok(self) -> list[Sample]:
+        return [s for s in self.stats.samples if s.status == 200]
+
+    @property
+    def rate(self) -> float:
+        return len(self.ok) / self.seconds
+
+    def latencies(self) -> list[float]:
+        return sorted(s.end - s.start for s in self.ok)
+
+
+def run_phase(name, coroutine_factory, seconds, gunicorn_pid, log_path) -> PhaseResult:
+    offset = log_path.stat().st_size
+    before = cpu_snapshot(gunicorn_pid)
+    stats, _ = asyncio.run(coroutine_factory())
+    after = cpu_snapshot(gunicorn_pid)
+    end = log_path.stat().st_size
+    # The log offset is taken before warm-up, so the server figures include warm-up turns too.
+    turns = turn_times(log_path, offset, end)
+    return PhaseResult(name, stats, seconds, cpu_delta(before, after), turns)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a temp dir)")
+    parser.add_argument("--seconds", type=float, default=15, help="measured seconds per phase")
+    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per phase")
+    parser.add_argument("--rate", type=float, default=100, help="open-loop offered events/s")
+    parser.add_argument("--users", type=int, default=200, help="distinct LINE users")
+    cores = os.cpu_count() or 1
+    parser.add_argument("--workers", type=int, default=cores, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="closed-loop senders and ceiling connections (default: workers x threads)",
+    )
+    parser.add_argument("--timeout", type=float, default=30, help="per-request timeout, s")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (gunicorn log)")
+    args = parser.parse_args()
+    concurrency = args.concurrency or args.workers * args.threads
+    sys.setswitchinterval(0.001)  # the fake LINE threads share our GIL: keep hand-offs short
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-line-"))
+    log_path = workdir / "gunicorn.log"
+    log_path.touch()
+    ports: set[int] = set()
+    fake = gunicorn = None
+    db: Database | None = None
+    try:
+        fake = start_fake_line(free_port(ports))
+        db = prepare_database(args.database_url, workdir)
+        env = {
+            **os.environ,
+            "DATABASE_URL": db.app_url,
+            "LINE_CHANNEL_SECRET": SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": fake.token,
+            "LINE_API_BASE_URL": fake.base_url,
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+        print(f"database: {db.label}", flush=True)
+        print("migrating and loading the demo forms ...", flush=True)
+        run_cli("migrate", {**env, "LOG_LEVEL": "WARNING"})
+        run_cli("load-demo", {**env, "LOG_LEVEL": "WARNING"})
+        port = free_port(ports)
+        gunicorn = start_gunicorn(port, args.workers, args.threads, env, log_path)
+        print(
+            f"gunicorn on 127.0.0.1:{port}: {args.workers} workers x {args.threads} threads; "
+            f"fake LINE API on {fake.base_url}",
+            flush=True,
+        )
+        users = [User("U" + uuid.uuid4().hex) for _ in range(args.users)]
+
+        print(
+            f"open loop at {args.rate:g} events/s for {args.warmup:g}+{args.seconds:g} s ...",
+            flush=True,
+        )
+        open_result = run_phase(
+            f"open loop, {args.rate:g}/s offered",
+            lambda: open_loop(
+                fake, users, port, args.rate, args.warmup, args.seconds, args.timeout
+            ),
+            args.seconds,
+            gunicorn.pid,
+            log_path,
+        )
+        print(
+            f"closed loop with {concurrency} senders for {args.warmup:g}+{args.seconds:g} s ...",
+            flush=True,
+        )
+        closed_result = run_phase(
+            f"saturation, {concurrency} senders",
+            lambda: closed_loop(
+                fake, users, port, concurrency, args.warmup, args.seconds, args.timeout
+            ),
+            args.seconds,
+            gunicorn.pid,
+            log_path,
+        )
+        waited = wait_for_deliveries(fake)
+        sent_events = sum(r.stats.sent for r in (open_result, closed_result))
+        requests_to_line = reply_counts(fake)
+        stored = app_counts(db)
+        stop_gunicorn(gunicorn)
+
+        print(f"ceiling: commit loop, 1 then {concurrency} connections ...", flush=True)
+        table = create_scratch_table(db)
+        ceiling_1 = measure_ceiling(db, table, 1, 1.0, args.seconds)
+        ceiling_n = measure_ceiling(db, table, concurrency, 1.0, args.seconds)
+
+        report(
+            args,
+            concurrency,
+            cores,
+            db,
+            open_result,
+            closed_result,
+            ceiling_1,
+            ceiling_n,
+            requests_to_line,
+            stored,
+            sent_events,
+            waited,
+            users,
+        )
+        return 0
+    finally:
+        if gunicorn is not None:
+            stop_gunicorn(gunicorn)
+        if fake is not None:
+            fake.stop()
+        if db is not None:
+            for step in db.cleanup:
+                try:
+                    step()
+                except Exception as error:  # keep cleaning up; say what was left behind
+                    print(f"cleanup failed: {error!r}", file=sys.stderr)
+        if args.keep:
+            print(f"kept {workdir} (gunicorn.log has the app's JSON logs)")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(
+    args,
+    concurrency,
+    cores,
+    db,
+    open_result,
+    closed_result,
+    ceiling_1,
+    ceiling_n,
+    requests_to_line,
+    stored,
+    sent_events,
+    waited,
+    users,
+) -> None:
+    rule = "-" * 100
+    print()
+    print(rule)
+    print(f"machine   : {cores} cores ({os.uname().machine}), Python {sys.version.split()[0]}")
+    print(f"database  : {db.label}")
+    print(
+        f"gunicorn  : {args.workers} workers x {args.threads} threads (gthread), "
+        f"'bot:create_app()', LOG_LEVEL={os.environ.get('LOG_LEVEL', 'INFO')}"
+    )
+    print(
+        f"load      : {len(users)} users, per-user order kept; {args.warmup:g} s warm-up + "
+        f"{args.seconds:g} s measured per phase"
+    )
+    print(rule)
+    header = (
+        f"{'phase':<30} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'errors':>7} {'srv p50':>8} {'srv p99':>8} {'app CPU':>8} {'bench CPU':>9}"
+    )
+    print(header)
+    for r in (open_result, closed_result):
+        lat = r.latencies()
+        errors = sum(r.stats.errors.values())
+        per_event = 1000 / max(len(r.ok), 1)
+        print(
+            f"{r.name:<30} {r.rate:>9.1f} {ms(percentile(lat, 50)):>8} "
+            f"{ms(percentile(lat, 99)):>8} {ms(lat[-1] if lat else math.nan):>8} {errors:>7} "
+            f"{ms(percentile(r.server_turns, 50)):>8} {ms(percentile(r.server_turns, 99)):>8} "
+            f"{r.cpu['gunicorn'] * per_event:>6.1f}ms {r.cpu['bench'] * per_event:>7.1f}ms"
+        )
+    for c in (ceiling_1, ceiling_n):
+        name = f"ceiling, {c.connections} conn{'s' if c.connections > 1 else ''}"
+        print(
+            f"{name:<30} {c.rate:>9.1f} {ms(percentile(c.latencies, 50)):>8} "
+            f"{ms(percentile(c.latencies, 99)):>8} "
+            f"{ms(c.latencies[-1] if c.latencies else math.nan):>8}"
+            f"   (commits/s: one small row per transaction, app stopped)"
+        )
+    print(rule)
+    print(
+        "latency: open loop from each event's scheduled send time, closed loop from its send; "
+        "srv = the app's own"
+    )
+    print(
+        "'turn' time (handle_inbound) from its log; app/bench CPU = CPU time per event of the "
+        "gunicorn processes / this process."
+    )
+    for r in (open_result, closed_result):
+        busy = r.cpu["busy"] / max(r.cpu["total"], 1e-9) * 100
+        mix = Counter(s.kind for s in r.stats.samples)
+        extra = (
+            f", postgres CPU {r.cpu['postgres'] * 1000 / max(len(r.ok), 1):.1f} ms/event"
+            if db.kind == "postgresql"
+            else ""
+        )
+        print(
+            f"  {r.name}: machine CPU busy {busy:.0f}%{extra}; mix {dict(mix)}; "
+            f"retried stale connections {r.stats.retries}"
+            + (f"; errors {dict(r.stats.errors)}" if r.stats.errors else "")
+        )
+    ceiling = max(ceiling_1.rate, ceiling_n.rate)
+    ratio = closed_result.rate / ceiling if ceiling else math.nan
+    print(rule)
+    print(
+        f"pipeline / ceiling : {closed_result.rate:.1f} events/s / {ceiling:.1f} commits/s = "
+        f"{ratio * 100:.1f} %  (vs 1 conn: {closed_result.rate / ceiling_1.rate * 100:.1f} %, "
+        f"vs {concurrency} conns: {closed_result.rate / ceiling_n.rate * 100:.1f} %)"
+    )
+    goal_ratio = ratio >= 0.5
+    print(
+        f"goal: pipeline >= 50 % of ceiling          : {'MET' if goal_ratio else 'NOT MET'} "
+        f"({ratio * 100:.1f} %; needs {0.5 * ceiling:.0f} events/s)"
+    )
+    p99 = percentile(open_result.latencies(), 99)
+    goal_p99 = p99 <= 0.050
+    where = "" if db.kind == "sqlite" else "  [the goal is stated for SQLite; shown for reference]"
+    print(
+        f"goal: p99 <= 50 ms at {args.rate:g} events/s (SQLite) : "
+        f"{'MET' if goal_p99 else 'NOT MET'} ({ms(p99)} ms){where}"
+    )
+    print(rule)
+    replies_ok = requests_to_line.get(("reply", 200), 0)
+    others = {
+        f"{path} {status}": n
+        for (path, status), n in sorted(requests_to_line.items())
+        if (path, status) != ("reply", 200)
+    }
+    print(
+        f"fake LINE API: {replies_ok} reply requests accepted (200) for {sent_events} events "
+        f"sent in all (warm-ups included)"
+        + (f"; other requests {others}" if others else "")
+        + f"; deliveries settled {waited:.1f} s after the last event"
+    )
+    outbox = stored["outbox replies"]
+    print(
+        f"app database : {stored['processed events']} events processed, {stored['answers']} "
+        f"answers, {stored['completed submissions']} completed submissions; outbox replies "
+        f"by status {outbox}"
+    )
+    print(rule)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
