@@ -89,7 +89,7 @@ def _import_courses(path: Path) -> None:
 def export_command(fmt: str, out: Path, form_id: str | None, layout: str) -> None:
     """Export answers: wide (one row per completed submission) or long (one row per answer)."""
     rt = runtime()
-    with rt.db() as session:
+    with rt.read_db() as session:
         rows = export_csv(session, rt.library, out, form_id=form_id, layout=layout, tz=rt.tz)
     click.echo(f"wrote {rows} rows to {out}")
 

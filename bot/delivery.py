@@ -39,7 +39,6 @@ class Status(StrEnum):
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
-    DROPPED = "dropped"
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def claim(
         if respondent_id is not None:
             query = query.where(OutboxMessage.respondent_id == respondent_id)
         claimed = []
-        for row in session.scalars(query):
+        for row in _in_order(session, list(session.scalars(query))):
             if row.respondent_id is not None and not _reachable(session, row.respondent_id):
                 row.status, row.last_error = "dropped", "respondent unreachable (unfollowed)"
                 continue
@@ -105,25 +104,62 @@ def claim(
         return claimed
 
 
+def _in_order(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Keep, for each address, only the rows no unfinished earlier message must precede.
+
+    A chat must read in order: while an earlier message to the same address is waiting out a
+    backoff, or is being sent by someone else, the later ones wait too.
+    """
+    addresses = {row.address for row in rows}
+    if not addresses:
+        return rows
+    unfinished: dict[str, list[int]] = {}
+    for address, message_id in session.execute(
+        select(OutboxMessage.address, OutboxMessage.id)
+        .where(
+            OutboxMessage.address.in_(addresses),
+            OutboxMessage.status.in_(("pending", "sending")),
+            OutboxMessage.kind == "reply",
+        )
+        .order_by(OutboxMessage.id)
+    ):
+        unfinished.setdefault(address, []).append(message_id)
+    taken = {row.id for row in rows}
+    allowed: set[int] = set()
+    for ids in unfinished.values():
+        for message_id in ids:  # the run of this address's oldest messages that we hold
+            if message_id not in taken:
+                break
+            allowed.add(message_id)
+    return [row for row in rows if row.id in allowed or row.kind != "reply"]
+
+
 def _reachable(session: Session, respondent_id: int) -> bool:
     respondent = session.get(Respondent, respondent_id)
     return respondent is not None and respondent.reachable
 
 
-def record(db: sessionmaker[Session], outcomes: Sequence[Outcome], now: datetime) -> None:
-    """Store each message's outcome: sent, due again after a backoff, or given up."""
+def record(
+    db: sessionmaker[Session],
+    outcomes: Sequence[Outcome],
+    attempts: dict[int, int],
+    now: datetime,
+) -> None:
+    """Store each message's outcome: sent, due again after a backoff, or given up.
+
+    `attempts` is each message's try number when it was claimed: if the claim lapsed and another
+    sender took the message since, this (late) outcome is not ours to record.
+    """
     with db.begin() as session:
         for outcome in outcomes:
             row = session.get(OutboxMessage, outcome.message_id)
-            if row is None or row.status != "sending":
+            if row is None or row.status != "sending" or row.attempts != attempts.get(row.id):
                 continue
             row.last_error = outcome.detail or None
             if outcome.status is Status.SENT:
                 row.status, row.sent_at = "sent", now
             elif outcome.status is Status.RETRY and row.attempts < MAX_ATTEMPTS:
                 row.status, row.due_at = "pending", now + backoff(row.attempts, outcome.retry_after)
-            elif outcome.status is Status.DROPPED:
-                row.status = "dropped"
             else:
                 row.status = "failed"
                 log.warning("message failed", extra={"message_id": row.id, "error": outcome.detail})
@@ -152,7 +188,8 @@ def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -
         except Exception as error:  # a sender bug must not lose messages: they are tried again
             log.exception("delivery failed", extra={"channel": channel})
             outcomes += [Outcome(m.id, Status.RETRY, repr(error)) for m in batch]
-    record(runtime.db, outcomes, now)
+    # the time after sending: a backoff counts from when the platform answered
+    record(runtime.db, outcomes, {m.id: m.attempts for m in claimed}, runtime.clock())
     return len(claimed)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from threading import Lock
 
@@ -10,9 +11,11 @@ from sqlalchemy.orm import Session
 from storage.courses import all_courses
 from storage.models import Respondent, SurveyVersion
 from storage.surveys import latest_scores, latest_versions
-from survey_flows.form import Flow
+from survey_flows.form import Flow, FormError
 from survey_flows.session import Context, Course, State
 from survey_flows.xlsform import load_flow
+
+log = logging.getLogger(__name__)
 
 #: The form asked once after consent; its answers become the respondent's profile.
 PROFILE_FORM_ID = "profile"
@@ -56,14 +59,20 @@ class SurveyLibrary:
                 older = session.get(SurveyVersion, int(handle))
                 if older is not None:
                     versions[handle] = older
-        flows = {handle: self.flow(version) for handle, version in versions.items()}
+        flows = {}
+        for handle, version in versions.items():
+            try:
+                flows[handle] = self.flow(version)
+            except FormError:  # checked at import; a newer pyxform may still refuse it later
+                log.exception("stored survey no longer loads", extra={"version": version.id})
+        latest = [v for v in latest if str(v.id) in flows]
         return Context(
             today=today,
             consent_version=self.consent_version,
             flows=flows,
             keywords={flows[str(v.id)].keyword: str(v.id) for v in latest},
             profile_flow=next((str(v.id) for v in latest if v.form_id == PROFILE_FORM_ID), None),
-            profile=respondent.profile,
+            profile=dict(respondent.profile),
             previous_scores=latest_scores(session, respondent.id),
             courses=tuple(
                 Course(

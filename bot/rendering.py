@@ -54,11 +54,17 @@ def card_lines(card: ResultsCard, language: str) -> list[str]:
         if bar.meaning:
             lines.append(bar.meaning)
         lines.append("")
-    return [
-        *lines,
-        translate("results.strongest", language, name=card.strongest),
-        translate("results.weakest", language, name=card.weakest),
-    ]
+    return [*lines, *strongest_and_weakest(card, language).values()]
+
+
+def strongest_and_weakest(card: ResultsCard, language: str) -> dict[str, str]:
+    """The card's strongest and weakest lines, when it has them."""
+    lines = {}
+    if card.strongest:
+        lines["strongest"] = translate("results.strongest", language, name=card.strongest)
+    if card.weakest:
+        lines["weakest"] = translate("results.weakest", language, name=card.weakest)
+    return lines
 
 
 def card_data(card: ResultsCard, language: str) -> dict[str, Any]:
@@ -68,6 +74,5 @@ def card_data(card: ResultsCard, language: str) -> dict[str, Any]:
             {"label": b.label, "score": b.score, "change": b.change, "meaning": b.meaning}
             for b in card.bars
         ],
-        "strongest": translate("results.strongest", language, name=card.strongest),
-        "weakest": translate("results.weakest", language, name=card.weakest),
+        **strongest_and_weakest(card, language),
     }

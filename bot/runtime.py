@@ -39,6 +39,8 @@ class Runtime:
 
     engine: Engine
     db: sessionmaker[Session]
+    #: For reading only (exports, the simulator's polling): never blocks a writer.
+    read_db: sessionmaker[Session]
     library: SurveyLibrary
     tz: ZoneInfo
     clock: Callable[[], datetime] = field(default=utc_now)
@@ -63,6 +65,7 @@ class Runtime:
         return cls(
             engine=engine,
             db=session_factory(engine),
+            read_db=session_factory(engine, readonly=True),
             library=SurveyLibrary(CONSENT_VERSION),
             tz=ZoneInfo(config["TIMEZONE"]),
             clock=config.get("CLOCK", utc_now),

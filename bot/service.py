@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
@@ -66,13 +65,11 @@ class Inbound:
     reply_token: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Turn:
-    """What handling one inbound event touched, for the caller's response and logs."""
+    """What handling one inbound event touched: whose replies to send."""
 
     respondent_id: int
-    outbox_ids: list[int]
-    duplicate: bool = False
 
 
 def handle_inbound(
@@ -95,7 +92,7 @@ def handle_inbound(
         conversation.state = step.state.to_json()
         conversation.updated_at = now
         language = step.state.language
-        rows = enqueue(
+        enqueue(
             session,
             respondent,
             [render(message, language) for message in step.messages],
@@ -121,7 +118,7 @@ def handle_inbound(
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return Turn(respondent.id, [row.id for row in rows])
+    return Turn(respondent.id)
 
 
 def _record(
@@ -190,18 +187,10 @@ def _record_one(
                 if submission.survey_version.form_id == PROFILE_FORM_ID:
                     respondent.profile = {**respondent.profile, **answers}
             conversation.submission_id = None
-        case ScoresComputed(flow, scores):
-            finished = session.scalars(
-                select(Submission)
-                .where(
-                    Submission.respondent_id == respondent.id,
-                    Submission.survey_version_id == int(flow),
-                    Submission.completed_at.is_not(None),
-                )
-                .order_by(Submission.id.desc())
-            ).first()
-            if finished is not None:
-                finished.scores = dict(scores)
+        case ScoresComputed(_flow, scores):
+            submission = session.get(Submission, conversation.submission_id)
+            if submission is not None:
+                submission.scores = dict(scores)
         case ActionRequested("course_interest", params):
             record_interest(session, respondent.id, params["course"], now)
         case LanguageChanged(language):

@@ -16,8 +16,9 @@ from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextIn
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 
-#: Simulated respondent ids are made by the page; keep them short and plain.
-USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Simulated respondent ids and message ids are made by the page; keep them short and plain
+#: (together they must fit the 128 characters of an event id).
+USER_ID = re.compile(r"[A-Za-z0-9_-]{1,63}")
 CHANNEL = "web"
 
 
@@ -50,9 +51,9 @@ def messages() -> dict:
     """Return the bot's messages to a simulated respondent after a given id, oldest first."""
     user = _user_id(request.args.get("user"))
     after = request.args.get("after", "0")
-    if not after.isdigit():
+    if not (after.isascii() and after.isdigit() and len(after) <= 18):
         abort(400, "after must be a message id")
-    with runtime().db() as session:
+    with runtime().read_db() as session:
         respondent = session.scalars(
             select(Respondent).where(
                 Respondent.channel == CHANNEL, Respondent.channel_user_id == user
@@ -68,7 +69,7 @@ def messages() -> dict:
 
 def _user_id(value: object) -> str:
     if not isinstance(value, str) or not USER_ID.fullmatch(value):
-        abort(400, "user must be 1-64 letters, digits, '-' or '_'")
+        abort(400, "user must be 1-63 letters, digits, '-' or '_'")
     return value
 
 

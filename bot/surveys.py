@@ -10,7 +10,20 @@ from sqlalchemy.orm import Session
 from bot.library import SurveyLibrary
 from storage.models import SurveyVersion
 from storage.surveys import latest_versions, save_survey_version
+from survey_flows.answer_checks import normalize_text
+from survey_flows.engine import COMMANDS
+from survey_flows.form import FormError
 from survey_flows.xlsform import load_flow
+
+
+def check_keyword(keyword: str, form_id: str, taken: dict[str, str]) -> None:
+    """Refuse a keyword that is a command, or that another survey already starts with."""
+    wanted = normalize_text(keyword)
+    if wanted in {normalize_text(word) for word in COMMANDS}:
+        raise FormError(f"keyword '{keyword}' is a command word; choose another", "settings")
+    for other, owner in taken.items():
+        if normalize_text(other) == wanted and owner != form_id:
+            raise FormError(f"keyword '{keyword}' already starts survey '{owner}'", "settings")
 
 
 def import_survey(
@@ -18,8 +31,9 @@ def import_survey(
 ) -> tuple[SurveyVersion, bool]:
     """Load the XLSForm at `path` (raising FormError if it is refused) and store it if changed."""
     source = path.read_bytes()
-    fields = library.profile_fields(latest_versions(session))
-    flow = load_flow(source, path.name, profile_fields=fields)
+    latest = latest_versions(session)
+    flow = load_flow(source, path.name, profile_fields=library.profile_fields(latest))
+    check_keyword(flow.keyword, flow.form_id, {v.keyword: v.form_id for v in latest})
     return save_survey_version(
         session,
         form_id=flow.form_id,

@@ -38,10 +38,16 @@ def _sqlite_pragmas(connection, _record) -> None:
 
 def _sqlite_begin_immediate(connection) -> None:
     # BEGIN IMMEDIATE serialises writers at the start instead of failing on lock upgrade later,
-    # which is what SELECT ... FOR UPDATE gives us on PostgreSQL.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # which is what SELECT ... FOR UPDATE gives us on PostgreSQL. Readers (exports, the
+    # simulator's polling) need no lock: WAL lets them read beside a writer.
+    readonly = connection.get_execution_options().get("readonly")
+    connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return the factory callers use as `with factory.begin() as session:`."""
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:
+    """Return the factory callers use as `with factory.begin() as session:`.
+
+    A read-only factory's transactions take no write lock on SQLite; use it only to read.
+    """
+    bind = engine.execution_options(readonly=True) if readonly else engine
+    return sessionmaker(bind, expire_on_commit=False)

@@ -48,7 +48,13 @@ def lock_conversation(session: Session, respondent: Respondent, now: datetime) -
     On PostgreSQL the respondent's row lock serialises their turns (even the very first, before a
     conversation row exists); on SQLite every transaction begins IMMEDIATE, which does the same.
     """
-    session.execute(select(Respondent.id).where(Respondent.id == respondent.id).with_for_update())
+    # populate_existing: what another turn committed while we waited (a profile, say) is seen
+    session.scalars(
+        select(Respondent)
+        .where(Respondent.id == respondent.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     conversation = session.get(Conversation, respondent.id, populate_existing=True)
     if conversation is None:
         conversation = Conversation(respondent_id=respondent.id, state={}, updated_at=now)

@@ -6,6 +6,7 @@ Commands (back, restart, help, stop, language) work at every point.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date
 
@@ -125,12 +126,19 @@ class _Turn:
             if isinstance(given, TextInput) and (handle := self._keyword(given.text)):
                 self.state.pending = handle
             return self._hello()
+        if self.state.stage is Stage.SURVEY and self.state.flow not in self.context.flows:
+            # the survey they were in can no longer be loaded: never leave them stuck in it
+            self.state = State(stage=Stage.IDLE, language=self.state.language)
+            self.say("error.survey_gone")
+            return self._menu()
         if command:
             return self._command(command)
         if self.state.paused:
             self.state.paused = False
             self.say("resumed")
-            return self._reask()
+            if isinstance(given, HelloInput | OtherInput):
+                return self._reask()
+            # a tap or an answer typed after a pause (say, on the nudge) counts as the answer
         if self.state.stage in (Stage.CONSENT, Stage.DECLINED):
             return self._consent(given)
         if self.state.stage is Stage.IDLE:
@@ -251,6 +259,10 @@ class _Turn:
         for item in self.flow.items[from_index:]:
             scope = self._scope()
             if not is_relevant(item, scope):
+                # an answer given before the respondent went back and changed course no longer
+                # applies: drop it, and record that it was withdrawn
+                if self.state.answers.pop(item.name, None) is not None:
+                    self._record(item, "", None)
                 continue
             if item.kind is Kind.CALCULATE and item.calculation:
                 self._record(item, "", _json_value(item.calculation.evaluate(scope)))
@@ -263,27 +275,28 @@ class _Turn:
 
     def _finish(self) -> Step:
         handle = self.state.flow or ""
-        self.events.append(SurveyCompleted(handle, dict(self.state.answers)))
         self.state.question = None
+        scoring = self.flow.scoring
+        scores = score(scoring, self.state.answers) if scoring else None
+        if scores and scores.characteristics:
+            self.events.append(ScoresComputed(handle, scores.to_json()))
+        self.events.append(SurveyCompleted(handle, dict(self.state.answers)))
         if handle == self.context.profile_flow:  # the rest of this turn already sees the profile
             profile = {**self.context.profile, **self.state.answers}
             self.context = replace(self.context, profile=profile)
             return self._next_flow()
         self.say("survey.thanks", title=self._title())
-        if self._show_results():
+        if scores and scores.characteristics and self._show_results(scores):
             # The course offer's buttons must be the last ones shown (LINE shows only those).
             self.state.stage, self.state.flow = Stage.IDLE, None
             return self.step()
         return self._next_flow()
 
-    def _show_results(self) -> bool:
-        """For a scored flow: the results card and the courses that fit; False if not scored."""
+    def _show_results(self, scores: Scores) -> bool:
+        """The results card and the courses that fit; False when there is no course to offer."""
         scoring = self.flow.scoring
-        scores = score(scoring, self.state.answers) if scoring else None
-        if scoring is None or scores is None or not scores.characteristics:
-            return False
+        assert scoring is not None
         language = self.state.language
-        self.events.append(ScoresComputed(self.state.flow or "", scores.to_json()))
         previous = self.context.previous_scores.get(self.flow.form_id, {}).get(
             "characteristics", {}
         )
@@ -341,9 +354,14 @@ class _Turn:
                 self.state.picked,
                 is_required(item, scope),
                 self._progress(item, scope),
+                key=self._button_key(item),
             )
         )
         return self.step()
+
+    def _button_key(self, item: Item) -> str:
+        """What a question's buttons carry, so a button of another survey or version is stale."""
+        return f"{self.state.flow}/{item.name}"
 
     def _progress(self, current: Item, scope: Scope) -> tuple[int, int] | None:
         if self.state.flow == self.context.profile_flow:
@@ -370,7 +388,7 @@ class _Turn:
             self.say("error.not_text")
             return self._reask()
         if isinstance(given, TapInput):
-            if given.question != item.name:
+            if given.question != self._button_key(item):
                 self.say("error.stale_button")
                 return self._reask()
             return self._tapped(item, given.value, choices)
@@ -419,6 +437,7 @@ class _Turn:
 
     def _reject(self, item: Item, raw: str, rejected: Rejected) -> Step:
         self.events.append(AnswerRejected(self.state.flow or "", item.name, raw, rejected.reason))
+        self.state.picked = []  # a refused multi-pick starts afresh, or its buttons stay hidden
         self.messages.append(Message((rejected.message,)))
         return self._reask()
 
@@ -491,8 +510,8 @@ def _json_value(value) -> str | int | float | list[str] | None:
     """Make a calculated value storable: dates as ISO text, NaN as nothing."""
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, float) and value != value:
-        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinity are not JSON, and PostgreSQL refuses them
     if isinstance(value, bool):
         return int(value)
     return value

@@ -70,8 +70,9 @@ def question_message(
     picked: list[str],
     required: bool,
     progress: tuple[int, int] | None,
+    key: str,
 ) -> Message:
-    """Render the question as a chat message with its buttons."""
+    """Render the question as a chat message; its buttons carry `key` to tell stale ones."""
     parts: list[Part] = [pick(item.label, language) or item.name]
     if hint := pick(item.hint, language):
         parts.append(hint)
@@ -79,16 +80,16 @@ def question_message(
     buttons: list[Button] = []
     if item.kind in (Kind.SELECT_ONE, Kind.SELECT_MULTIPLE):
         buttons = [
-            Button(pick(choice.label, language) or choice.name, item.name, choice.name)
+            Button(pick(choice.label, language) or choice.name, key, choice.name)
             for choice in choices
             if choice.name not in picked
         ]
     if item.kind is Kind.SELECT_MULTIPLE and (picked or not required):
-        buttons.append(Button(Msg("button.done"), item.name, DONE))
+        buttons.append(Button(Msg("button.done"), key, DONE))
     elif item.kind is Kind.ACKNOWLEDGE:
-        buttons.append(Button(Msg("button.acknowledge"), item.name, "OK"))
+        buttons.append(Button(Msg("button.acknowledge"), key, "OK"))
     elif not required and item.kind is not Kind.SELECT_MULTIPLE:
-        buttons.append(Button(Msg("button.skip"), item.name, SKIP))
+        buttons.append(Button(Msg("button.skip"), key, SKIP))
     return Message(tuple(parts), tuple(buttons), progress)
 
 

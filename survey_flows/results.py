@@ -34,13 +34,14 @@ def results_card(
                 meaning=pick(characteristic.meanings.get(band(value), {}), language),
             )
         )
+    # scores kept from an older revision may name sub-features this one no longer has
     ranked = [s for s in flow.scoring.subfeatures if s.id in scores.subfeatures]
-    strongest = max(ranked, key=lambda s: scores.subfeatures[s.id])
-    weakest = min(ranked, key=lambda s: scores.subfeatures[s.id])
+    strongest = max(ranked, key=lambda s: scores.subfeatures[s.id], default=None)
+    weakest = min(ranked, key=lambda s: scores.subfeatures[s.id], default=None)
     card = ResultsCard(
         bars=tuple(bars),
-        strongest=pick(strongest.label, language),
-        weakest=pick(weakest.label, language),
+        strongest=pick(strongest.label, language) if strongest else "",
+        weakest=pick(weakest.label, language) if weakest else "",
     )
     return Message((Msg("results.title"),), card=card)
 

@@ -60,10 +60,6 @@ class Scoring:
         """The characteristic with this id."""
         return next(c for c in self.characteristics if c.id == id)
 
-    def subfeature(self, id: str) -> Dimension:
-        """The sub-feature with this id."""
-        return next(s for s in self.subfeatures if s.id == id)
-
 
 @dataclass(frozen=True)
 class Scores:

@@ -67,6 +67,9 @@ UNSUPPORTED_KEYS = {
     "trigger": "triggers are not supported",
 }
 
+#: Longest question name we store (the answer table's question column).
+MAX_NAME = 120
+
 ROW_IN_MESSAGE = re.compile(r"\[row : (\d+)\]")
 LANGUAGE_CODE = re.compile(r"\((\w+)\)\s*$")
 
@@ -135,6 +138,17 @@ class _FlowBuilder:
     def build(self) -> Flow:
         """Return the Flow, or raise FormError for the first row we cannot honour."""
         self._walk(self.definition.get("children", []), relevant=(), section={})
+        seen: dict[str, int] = {}
+        for item in self.items:
+            if item.name in seen:
+                raise FormError(
+                    f"the name '{item.name}' is used twice (also on row {seen[item.name]})",
+                    "survey",
+                    item.row,
+                )
+            if len(item.name) > MAX_NAME:
+                raise FormError(f"names may have at most {MAX_NAME} characters", "survey", item.row)
+            seen[item.name] = item.row
         if not any(item.asks for item in self.items):
             raise FormError("the form has no question to ask", "survey")
         self._check_references()

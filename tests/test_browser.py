@@ -127,7 +127,7 @@ def onboard(page: Page) -> None:
     asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
     expect(page.get_by_test_id("quick-reply")).to_have_text(["ยินยอม", "ไม่ยินยอม"])
     tap(page, "ยินยอม")
-    asked(page, "คุณอยู่กลุ่มไหนคะ")
+    asked(page, "คุณทำงานด้านไหนคะ")
     tap(page, "คนขับรถม้า")
     asked(page, "คุณอยู่ในเขตเทศบาลไหนคะ")
     tap(page, "เทศบาลนครลำปาง")
@@ -256,7 +256,7 @@ def test_several_respondents_each_keep_their_own_chat(
     page = open_chat(context, errors)
     asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
     tap(page, "ยินยอม")
-    asked(page, "คุณอยู่กลุ่มไหนคะ")
+    asked(page, "คุณทำงานด้านไหนคะ")
     first = respondent_of(page)
 
     page.get_by_test_id("new-respondent").click()
@@ -269,7 +269,7 @@ def test_several_respondents_each_keep_their_own_chat(
 
     select.select_option(label="ผู้ตอบ 1")
     expect(page.get_by_test_id("user-bubble")).to_have_text(["ยินยอม"])
-    asked(page, "คุณอยู่กลุ่มไหนคะ")
+    asked(page, "คุณทำงานด้านไหนคะ")
     assert respondent_of(page) == first
 
     other = open_chat(context, errors, f"/simulator?user={second}")  # a second tab, side by side

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,3 +76,25 @@ def test_random_postback_data_decodes_to_nothing_or_a_tap(data: str) -> None:
 def test_postback_round_trips(question: str, value: str) -> None:
     """What a button carries comes back exactly."""
     assert postback.decode(postback.encode(question, value)) == TapInput(question, value)
+
+
+def test_a_calculation_that_divides_by_zero_stores_nothing() -> None:
+    """Infinity is not JSON (PostgreSQL refuses it): such a calculation records no value."""
+    from survey_flows.xlsform import load_flow
+
+    form = load_flow(
+        b"| survey |\n| | type | name | label | calculation |\n"
+        b"| | integer | a | A | |\n| | calculate | c | | ${a} div 0 |\n| | text | t | T | |\n",
+        "calc.md",
+    )
+    context = replace(CONTEXT, flows={**CONTEXT.flows, "9": form})
+    step = resume(State(stage=Stage.SURVEY, flow="9", question="a"), TextInput("5"), context)
+    assert step.state.answers == {"a": 5}
+
+
+def test_a_survey_that_no_longer_loads_never_traps_its_respondent() -> None:
+    """If the survey in progress is gone, the respondent is told and gets the menu."""
+    gone = State(stage=Stage.SURVEY, flow="404", question="years")
+    step = resume(gone, TextInput("12"), CONTEXT)
+    assert step.state.stage is Stage.IDLE
+    assert step.messages[-1].buttons

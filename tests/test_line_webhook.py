@@ -211,7 +211,7 @@ def test_stickers_images_and_files_get_a_friendly_reprompt(line_app, fake_line) 
         {"type": "file", "id": "4", "fileName": "แบบฟอร์ม.pdf", "fileSize": 2138},
     ):
         reply = user.send(user.event("message", message=content))
-        assert "ข้อนี้ขอเป็นข้อความหรือกดปุ่ม" in text_of(reply)
+        assert "บอทอ่านได้แค่ข้อความกับปุ่ม" in text_of(reply)
         assert "คุณทำอาชีพนี้มากี่ปีแล้วคะ" in text_of(reply)
 
 
@@ -233,7 +233,7 @@ def test_unfollow_stops_pushes_keeps_data_and_a_refollow_resumes(
     assert len(fake_line.requests) == sent  # the nudge did not go out
     assert count(line_app, Answer) > 0
     back = user.send(user.event("follow"))
-    assert "ยินดีต้อนรับกลับมา" in text_of(back)
+    assert "สวัสดีอีกครั้งค่ะ" in text_of(back)
     assert "เริ่มทำอาชีพนี้วันไหนคะ" in text_of(back)
 
 

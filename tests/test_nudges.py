@@ -35,7 +35,7 @@ def test_one_nudge_after_a_day_of_silence_then_no_more(app, client, clock) -> No
     clock.advance(minutes=2)
     assert deliver(app, clock) == 2
     nudge = person.replies()
-    assert "ยังรออยู่" in texts(nudge)
+    assert "ยังค้างอยู่" in texts(nudge)
     assert "ช่วงนี้คนซื้อหรือลูกค้าเป็นอย่างไรบ้างคะ" in nudge[-1]["text"]
     assert [b["label"] for b in nudge[-1]["buttons"]] == ["มากขึ้น", "เท่าเดิม", "น้อยลง"]
     clock.advance(days=3)
@@ -52,7 +52,7 @@ def test_a_nudge_due_at_night_waits_until_eight(app, client, clock) -> None:
     assert person.replies() == []
     clock.now = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 08:00 on the 25th
     deliver(app, clock)
-    assert "ยังรออยู่" in texts(person.replies())
+    assert "ยังค้างอยู่" in texts(person.replies())
 
 
 def test_answering_again_moves_the_nudge_and_finishing_cancels_it(app, client, clock) -> None:

@@ -102,7 +102,7 @@ def test_tapping_several_choices_keeps_every_pick(app, client) -> None:
     person.tap("เท่าเดิม")
     person.tap("นักท่องเที่ยวไทย")
     picked = person.tap("คนในพื้นที่")
-    assert "เลือกแล้ว: นักท่องเที่ยวไทย, คนในพื้นที่" in texts(picked)
+    assert "เลือกไว้แล้ว: นักท่องเที่ยวไทย, คนในพื้นที่" in texts(picked)
     person.tap("เสร็จ")
     assert answers(app, "customers")[-1].value == ["thai", "locals"]
 
@@ -274,3 +274,51 @@ def test_healthz_is_503_when_the_database_is_gone(tmp_path: Path, clock) -> None
         {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none", "CLOCK": clock}
     )
     assert app.test_client().get("/healthz").status_code == 503
+
+
+def test_an_answer_that_no_longer_applies_is_withdrawn(app, client, tmp_path: Path) -> None:
+    """Going back and changing course drops answers to questions that are now skipped."""
+    person = Respondent(client)
+    person.onboard()
+    person.tap("สำรวจ")
+    person.say("5")
+    person.say("1/1/2560")
+    person.say("ย้อนกลับ")
+    person.say("ย้อนกลับ")
+    person.say("0")
+    assert [a.value for a in answers(app, "started")] == ["2017-01-01", None]
+
+
+def test_too_many_picks_start_the_question_afresh(app, client) -> None:
+    """Four picks where three are allowed: the limit is explained and every choice comes back."""
+    person = Respondent(client)
+    person.onboard()
+    person.tap("สำรวจ")
+    person.say("12")
+    person.say("ข้าม")
+    person.tap("เท่าเดิม")
+    for label in ("นักท่องเที่ยวไทย", "นักท่องเที่ยวต่างชาติ", "คนในพื้นที่", "คณะดูงาน/โรงเรียน"):
+        person.tap(label)
+    refused = person.tap("เสร็จ")
+    assert "เลือกได้ไม่เกิน 3 ข้อค่ะ" in texts(refused)
+    assert len([b for b in person.last_buttons if b["label"] != "เสร็จ"]) == 4
+    person.tap("คนในพื้นที่")
+    person.tap("เสร็จ")
+    assert answers(app, "customers")[-1].value == ["locals"]
+
+
+def test_a_keyword_taken_by_another_survey_or_a_command_is_refused(app, tmp_path: Path) -> None:
+    """Two surveys cannot share a keyword, and 'ช่วยเหลือ' cannot start a survey."""
+    runner = app.test_cli_runner()
+    for keyword, reason in (
+        ("สำรวจ", "already starts survey 'livelihood'"),
+        ("ช่วยเหลือ", "command"),
+    ):
+        form = tmp_path / "other.md"
+        form.write_text(
+            "| survey |\n| | type | name | label |\n| | text | t | T |\n"
+            f"| settings |\n| | form_id | keyword |\n| | other | {keyword} |\n",
+            encoding="utf-8",
+        )
+        result = runner.invoke(args=["import-survey", str(form)])
+        assert result.exit_code != 0 and reason in result.output, result.output

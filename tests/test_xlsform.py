@@ -141,3 +141,19 @@ def test_a_file_that_is_not_a_form_is_refused() -> None:
         load_flow(b"\x00\x01 not a spreadsheet", "form.xlsx")
     with pytest.raises(FormError):
         load_flow(b"hello", "form.pdf")
+
+
+def test_a_name_used_twice_is_refused() -> None:
+    """Two questions with one name (in different groups) would loop forever: refused at load."""
+    form = """
+| survey |
+|        | type        | name | label |
+|        | begin_group | g1   | G1    |
+|        | integer     | q    | Q     |
+|        | end_group   |      |       |
+|        | begin_group | g2   | G2    |
+|        | text        | q    | Q     |
+|        | end_group   |      |       |
+"""
+    with pytest.raises(FormError, match="used twice"):
+        load_text(form)

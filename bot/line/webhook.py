@@ -51,11 +51,14 @@ def webhook() -> tuple[str, int]:
     except InvalidSignatureError:
         log.warning("line webhook with a bad signature", extra={"ip": request.remote_addr})
         abort(400, "invalid signature")
-    except ValueError:  # not JSON, or not LINE's shape
+    except (ValueError, KeyError, TypeError):  # not JSON, or not LINE's shape
         abort(400, "malformed body")
     touched: list[int | None] = []
     for event in events:
-        touched.append(handle_event(rt, event))
+        try:
+            touched.append(handle_event(rt, event))
+        except Exception:  # one bad event must not cost the others in the same body
+            log.exception("line event failed", extra={"type": getattr(event, "type", "?")})
     for respondent_id in dict.fromkeys(touched):
         if respondent_id is not None:
             rt.deliver_soon(respondent_id)
