@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from bot import cli, health, simulator
+from bot import calendar, cli, health, simulator
 from bot.line import webhook as line_webhook
 from bot.logs import configure_logging
 from bot.runtime import Runtime
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         LINE_CHANNEL_SECRET=os.environ.get("LINE_CHANNEL_SECRET", ""),
         LINE_CHANNEL_ACCESS_TOKEN=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
+        PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
         # the web process sends fresh replies itself, so a chat feels instant without a worker
         DELIVER_AFTER_COMMIT=True,
     )
@@ -36,5 +37,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(simulator.blueprint)
     app.register_blueprint(line_webhook.blueprint)
+    app.register_blueprint(calendar.blueprint)
     cli.init_app(app)
     return app

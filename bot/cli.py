@@ -10,12 +10,14 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from bot import worker
+from bot.coordinators import workshops_group
 from bot.exports import export_csv
 from bot.line.cli import line_group
 from bot.runtime import runtime
 from bot.surveys import import_survey
 from storage.courses import save_courses
 from storage.migrate import upgrade
+from storage.workshops import save_demo_workshops
 from survey_flows.xlsform import FormError
 
 #: The built-in forms, imported by load-demo; the profile comes first so others may use it.
@@ -43,11 +45,17 @@ def import_survey_command(path: Path) -> None:
 @click.command("load-demo")
 @with_appcontext
 def load_demo_command() -> None:
-    """Import the built-in forms in flows/ (the profile first) and the demo courses."""
+    """Import the built-in forms in flows/ (the profile first), the demo courses and workshops."""
     paths = sorted(BUILT_IN_FLOWS.glob("*.md"), key=lambda p: (p.stem != "profile", p.name))
     for path in paths:
         _import(path)
     _import_courses(DEMO / "courses.csv")
+    rt = runtime()
+    with (DEMO / "workshops.csv").open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    with rt.db.begin() as session:
+        count = save_demo_workshops(session, rows, rt.clock(), rt.tz)
+    click.echo(f"{count} demo workshops added")
 
 
 def _import(path: Path) -> None:
@@ -112,5 +120,6 @@ def init_app(app: Flask) -> None:
         export_command,
         worker_command,
         line_group,
+        workshops_group,
     ):
         app.cli.add_command(command)

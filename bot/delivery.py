@@ -9,6 +9,7 @@ mid-send leaves a claim that lapses and is taken again: the retry key stops a do
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,17 +17,20 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from storage.models import OutboxMessage, Respondent
+from storage.models import OutboxMessage, Registration, Respondent
+from storage.reminders import UNREACHABLE, still_wanted
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-#: How long a claim lasts before another sender may take the message again.
-LEASE = timedelta(seconds=60)
+#: How long a claim lasts before another sender may take the message again. It must outlast
+#: sending a whole claimed batch; DELIVERY_LEASE_SECONDS shortens it where a dead sender's claims
+#: should be taken over sooner (the worker tests do).
+LEASE = timedelta(seconds=float(os.environ.get("DELIVERY_LEASE_SECONDS") or 60))
 #: After this many tries a message is given up as failed, with the last error kept.
 MAX_ATTEMPTS = 8
 #: Backoff between tries: 2, 4, 8 … seconds, at most five minutes.
@@ -83,10 +87,15 @@ def claim(
         )
         if respondent_id is not None:
             query = query.where(OutboxMessage.respondent_id == respondent_id)
+        rows = _in_order(session, list(session.scalars(query)))
+        # held for the loop: the session keeps loaded objects only while something refers to them
+        _related = _load_related(session, rows)
         claimed = []
-        for row in _in_order(session, list(session.scalars(query))):
-            if row.respondent_id is not None and not _reachable(session, row.respondent_id):
-                row.status, row.last_error = "dropped", "respondent unreachable (unfollowed)"
+        for row in rows:
+            reason = _reason_to_drop(session, row, now)
+            if reason is not None:
+                # kept rather than deleted, so it can be seen later why a message never went
+                row.status, row.last_error = "dropped", reason
                 continue
             row.status, row.due_at, row.attempts = "sending", now + LEASE, row.attempts + 1
             claimed.append(
@@ -132,6 +141,36 @@ def _in_order(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage
                 break
             allowed.add(message_id)
     return [row for row in rows if row.id in allowed or row.kind != "reply"]
+
+
+def _load_related(session: Session, rows: list[OutboxMessage]) -> list[object]:
+    """Load the rows' respondents and registrations (with workshops) in two queries.
+
+    The checks before sending then find them in the session, instead of querying once per row
+    (and first flushing the rows already claimed, which autoflush would do before each query).
+    """
+    respondent_ids = {row.respondent_id for row in rows if row.respondent_id is not None}
+    registration_ids = {row.registration_id for row in rows if row.registration_id is not None}
+    related: list[object] = []
+    if respondent_ids:
+        related += session.scalars(select(Respondent).where(Respondent.id.in_(respondent_ids)))
+    if registration_ids:
+        related += session.scalars(
+            select(Registration)
+            .options(joinedload(Registration.workshop))
+            .where(Registration.id.in_(registration_ids))
+        )
+    return related
+
+
+def _reason_to_drop(session: Session, row: OutboxMessage, now: datetime) -> str | None:
+    """Why a due message should not be sent after all, or None to send it."""
+    if row.kind == "reminder":
+        # written days ahead: the seat, the workshop or its start may have changed since
+        return still_wanted(session, row, now)
+    if row.respondent_id is not None and not _reachable(session, row.respondent_id):
+        return UNREACHABLE
+    return None
 
 
 def _reachable(session: Session, respondent_id: int) -> bool:
@@ -190,9 +229,32 @@ def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -
             outcomes += [Outcome(m.id, Status.RETRY, repr(error)) for m in batch]
     # the time after sending: a backoff counts from when the platform answered
     record(runtime.db, outcomes, {m.id: m.attempts for m in claimed}, runtime.clock())
+    if claimed:
+        sent = sum(outcome.status is Status.SENT for outcome in outcomes)
+        log.info("delivered", extra={"claimed": len(claimed), "sent": sent})
     return len(claimed)
 
 
-def show_in_simulator(_runtime: Runtime, batch: Sequence[Claimed], _now: datetime) -> list[Outcome]:
-    """The simulator page reads sent messages itself: delivering one is marking it sent."""
+def show_in_simulator(runtime: Runtime, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
+    """The simulator page reads sent messages itself, newest id last.
+
+    A scheduled message (a reminder, a nudge) was written long before it falls due, so its id is
+    older than what the page has seen: it is shown as a fresh copy, and the original marked sent.
+    """
+    with runtime.db.begin() as session:
+        for message in batch:
+            original = session.get(OutboxMessage, message.id)
+            session.add(
+                OutboxMessage(
+                    respondent_id=original.respondent_id,
+                    channel=message.channel,
+                    address=message.address,
+                    payload=message.payload,
+                    kind=original.kind,
+                    status="sent",
+                    due_at=now,
+                    sent_at=now,
+                    created_at=now,
+                )
+            )
     return [Outcome(message.id, Status.SENT) for message in batch]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
 from babel.support import Translations
 
-from bot.thai_dates import format_thai_date
+from bot.thai_dates import format_thai_date, format_thai_datetime
 from survey_flows.form import LANGUAGES
 from survey_flows.session import Msg, Part
 
@@ -27,12 +27,18 @@ def translate(key: str, language: str, **params: object) -> str:
     return text.format(**params) if params else text
 
 
+def _formatted(value: object, language: str) -> object:
+    """Dates and times as Thai readers expect them (Buddhist Era); anything else as it is."""
+    if isinstance(value, datetime):
+        return format_thai_datetime(value, language)
+    if isinstance(value, date):
+        return format_thai_date(value, language)
+    return value
+
+
 def render_part(part: Part, language: str) -> str:
     """Return a piece of engine text as words in `language`."""
     if isinstance(part, Msg):
-        params = {
-            name: format_thai_date(value, language) if isinstance(value, date) else value
-            for name, value in part.params.items()
-        }
+        params = {name: _formatted(value, language) for name, value in part.params.items()}
         return translate(part.key, language, **params)
     return part

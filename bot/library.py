@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import datetime
 from threading import Lock
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.workshops import mine as my_workshops
+from bot.workshops import offers as workshop_offers
 from storage.courses import all_courses
 from storage.models import Respondent, SurveyVersion
 from storage.surveys import latest_scores, latest_versions
@@ -48,7 +51,8 @@ class SurveyLibrary:
         session: Session,
         respondent: Respondent,
         state: State,
-        today: date,
+        now: datetime,
+        tz: ZoneInfo,
     ) -> Context:
         """Build the engine context: the latest flows, the versions this state refers to, the
         respondent's profile and previous scores, and the courses on offer."""
@@ -66,8 +70,9 @@ class SurveyLibrary:
             except FormError:  # checked at import; a newer pyxform may still refuse it later
                 log.exception("stored survey no longer loads", extra={"version": version.id})
         latest = [v for v in latest if str(v.id) in flows]
+        group = str(respondent.profile.get("group") or "")
         return Context(
-            today=today,
+            today=now.astimezone(tz).date(),
             consent_version=self.consent_version,
             flows=flows,
             keywords={flows[str(v.id)].keyword: str(v.id) for v in latest},
@@ -84,4 +89,6 @@ class SurveyLibrary:
                 )
                 for course in all_courses(session)
             ),
+            workshops=workshop_offers(session, group, now, tz),
+            my_workshops=my_workshops(session, respondent.id, now, tz),
         )

@@ -20,6 +20,7 @@ from bot.library import SurveyLibrary
 from bot.line.delivery import deliver_to_line
 from bot.line.sender import LineSender
 from bot.service import Inbound, Turn, handle_inbound
+from bot.workshops import DEFAULT_BASE_URL
 from storage.db import make_engine, session_factory
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class Runtime:
     deliverers: dict[str, delivery.Deliverer] = field(default_factory=dict)
     #: Sends fresh replies right after commit, off the request thread; None leaves it to workers.
     sender_pool: ThreadPoolExecutor | None = None
+    #: Where the bot's own pages (calendar files) are reached from a phone.
+    public_base_url: str = DEFAULT_BASE_URL
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Runtime:
@@ -73,11 +76,14 @@ class Runtime:
             line_sender=line_sender,
             deliverers=deliverers,
             sender_pool=ThreadPoolExecutor(4, "sender") if config["DELIVER_AFTER_COMMIT"] else None,
+            public_base_url=config.get("PUBLIC_BASE_URL") or DEFAULT_BASE_URL,
         )
 
     def handle(self, inbound: Inbound) -> Turn | None:
         """Handle one inbound event now."""
-        return handle_inbound(self.db, self.library, inbound, self.clock(), self.tz)
+        return handle_inbound(
+            self.db, self.library, inbound, self.clock(), self.tz, self.public_base_url
+        )
 
     def deliver_soon(self, respondent_id: int | None) -> None:
         """Send what is due for a respondent (None: for anyone) in the background, now."""

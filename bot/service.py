@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
 from bot.quiet_hours import next_allowed
 from bot.rendering import render
-from storage.courses import record_interest
+from bot.workshops import DEFAULT_BASE_URL, WorkshopDesk
 from storage.models import (
     Answer,
     ConsentRecord,
@@ -73,7 +73,12 @@ class Turn:
 
 
 def handle_inbound(
-    db: sessionmaker[Session], library: SurveyLibrary, inbound: Inbound, now: datetime, tz: ZoneInfo
+    db: sessionmaker[Session],
+    library: SurveyLibrary,
+    inbound: Inbound,
+    now: datetime,
+    tz: ZoneInfo,
+    base_url: str = DEFAULT_BASE_URL,
 ) -> Turn | None:
     """Run one inbound event through the engine and commit its effects; None for a redelivery."""
     started = time.perf_counter()
@@ -85,17 +90,22 @@ def handle_inbound(
             return None
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
         conversation = lock_conversation(session, respondent, now)
+        desk = WorkshopDesk(session, now, tz, base_url)
+        checked_in = desk.check_in(respondent, inbound.input)
+        if checked_in is not None:  # the code word shown at the venue: nothing else to do
+            enqueue(session, respondent, checked_in, now, delivered=inbound.channel == "web")
+            return Turn(respondent.id)
         state = State.from_json(conversation.state)
-        context = library.context(session, respondent, state, now.astimezone(tz).date())
+        context = library.context(session, respondent, state, now, tz)
         step = resume(state, inbound.input, context)
-        _record(session, respondent, conversation, step, inbound, now)
+        results = _record(session, respondent, conversation, step, inbound, now, desk)
         conversation.state = step.state.to_json()
         conversation.updated_at = now
         language = step.state.language
         enqueue(
             session,
             respondent,
-            [render(message, language) for message in step.messages],
+            [render(message, language) for message in step.messages] + results,
             now,
             delivered=inbound.channel in SELF_DELIVERING_CHANNELS,
             reply_token=inbound.reply_token,
@@ -128,10 +138,17 @@ def _record(
     step: Step,
     inbound: Inbound,
     now: datetime,
-) -> None:
-    """Store what the engine says happened, in the caller's transaction."""
+    desk: WorkshopDesk,
+) -> list[dict]:
+    """Store what the engine says happened, in the caller's transaction; carry out what it asked
+    for, and return the messages that say how that went."""
+    results: list[dict] = []
     for event in step.events:
-        _record_one(session, respondent, conversation, event, inbound, now)
+        if isinstance(event, ActionRequested):
+            results += desk.carry_out(respondent, event)
+        else:
+            _record_one(session, respondent, conversation, event, inbound, now)
+    return results
 
 
 def _record_one(
@@ -191,8 +208,6 @@ def _record_one(
             submission = session.get(Submission, conversation.submission_id)
             if submission is not None:
                 submission.scores = dict(scores)
-        case ActionRequested("course_interest", params):
-            record_interest(session, respondent.id, params["course"], now)
         case LanguageChanged(language):
             respondent.language = language
         case AnswerRejected(flow, question, raw, reason):

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.coordinators import invite_to_feedback
 from bot.delivery import deliver
 from bot.runtime import Runtime
 
@@ -31,7 +32,7 @@ def run(runtime: Runtime, clock: Callable[[], datetime]) -> None:
     log.info("worker started")
     while not stopping:
         try:
-            handled = deliver(runtime, clock())
+            handled = deliver(runtime, clock()) + invite_to_feedback(runtime, clock())
         except Exception:  # a database hiccup must not kill the worker; it tries again
             log.exception("delivery round failed")
             handled = 0

@@ -189,8 +189,11 @@ class OutboxMessage(Base):
     reply_token: Mapped[str | None] = mapped_column(String(256))
     #: The rendered, channel-neutral message: {"text", "buttons": [{"label", "data"}], "card"?}.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    #: "reply" to something the respondent sent, or "nudge" after a long silence mid-survey.
+    #: "reply" to something the respondent sent, "nudge" after a long silence mid-survey,
+    #: "reminder" of a workshop, "notice" (waitlist promotion, a workshop moved or cancelled).
     kind: Mapped[str] = mapped_column(String(16), default="reply")
+    #: For reminders: the registration it is about, so it can be checked again before sending.
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
     #: pending → sending → sent | failed | dropped; the simulator's replies are "sent" when written.
     status: Mapped[str] = mapped_column(String(16), default="pending")
     #: When to (re)try; while "sending", when the sender's claim lapses so another may take it.
@@ -226,3 +229,76 @@ class CourseInterest(Base):
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
     recorded_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class Workshop(Base):
+    """One dated session of a course, with a venue and a capacity. Times are stored in UTC."""
+
+    __tablename__ = "workshop"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(Timestamp())
+    ends_at: Mapped[datetime] = mapped_column(Timestamp())
+    venue: Mapped[str] = mapped_column(Text)
+    map_url: Mapped[str] = mapped_column(Text, default="")
+    capacity: Mapped[int] = mapped_column(Integer)
+    registration_deadline: Mapped[datetime] = mapped_column(Timestamp())
+    #: open | full | cancelled | done ("full" is kept in step with the seats taken)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    #: The word shown at the venue that attendees type to check in.
+    checkin_code: Mapped[str] = mapped_column(String(32), default="")
+    #: When reminders go: [{"days_before": 1, "at": "09:00"}, {"hours_before": 2}] by default.
+    reminders: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: Set once the after-workshop questions have gone out, so they go only once.
+    feedback_sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+    course: Mapped[Course] = relationship()
+
+
+class Registration(Base):
+    """A respondent's place at a workshop, or their place in its waitlist."""
+
+    __tablename__ = "registration"
+    __table_args__ = (UniqueConstraint("workshop_id", "respondent_id"),)
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"), index=True)
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
+    #: registered | waitlisted | cancelled | attended | no_show
+    status: Mapped[str] = mapped_column(String(16))
+    #: Orders the waitlist: the earliest waitlisted is promoted first.
+    waitlisted_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    #: Secret part of the registration's calendar (.ics) link.
+    calendar_token: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+
+    workshop: Mapped[Workshop] = relationship()
+
+
+class RegistrationChange(Base):
+    """Every status a registration has had, with when, and who changed it."""
+
+    __tablename__ = "registration_change"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(Timestamp())
+    changed_by: Mapped[str] = mapped_column(String(128), default="respondent")
+
+
+class Feedback(Base):
+    """An attendee's rating (1–5) and comment on a workshop."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("workshop_id", "respondent_id"),)
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    given_at: Mapped[datetime] = mapped_column(Timestamp())

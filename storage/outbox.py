@@ -20,6 +20,7 @@ def enqueue(
     *,
     delivered: bool = False,
     reply_token: str | None = None,
+    kind: str = "reply",
 ) -> list[OutboxMessage]:
     """Add messages for the respondent; `delivered` marks those the channel reads by itself."""
     rows = [
@@ -29,6 +30,7 @@ def enqueue(
             address=respondent.channel_user_id,
             reply_token=reply_token,
             payload=payload,
+            kind=kind,
             status="sent" if delivered else "pending",
             due_at=now,
             sent_at=now if delivered else None,

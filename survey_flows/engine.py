@@ -44,6 +44,7 @@ from survey_flows.session import (
     ConsentGiven,
     Context,
     Event,
+    FeedbackInput,
     HelloInput,
     Input,
     LanguageChanged,
@@ -58,6 +59,17 @@ from survey_flows.session import (
     SurveyStarted,
     TapInput,
     TextInput,
+)
+from survey_flows.workshop_chat import (
+    CANCEL,
+    RATING,
+    REGISTER,
+    SHOW,
+    comment_question,
+    my_workshops,
+    rating_question,
+    workshop_details,
+    workshop_list,
 )
 
 #: Words that work as commands at any point, in Thai and English (compared after normalize_text).
@@ -77,8 +89,11 @@ COMMANDS = {
     "continue": "continue",
     "ผลของฉัน": "results",
     "my results": "results",
-    "อบรม": "courses",
-    "courses": "courses",
+    "อบรม": "workshops",
+    "workshops": "workshops",
+    "courses": "workshops",
+    "การลงทะเบียนของฉัน": "registrations",
+    "my registrations": "registrations",
 }
 
 #: Pseudo-questions for buttons that are not survey questions.
@@ -131,8 +146,16 @@ class _Turn:
             self.state = State(stage=Stage.IDLE, language=self.state.language)
             self.say("error.survey_gone")
             return self._menu()
+        if isinstance(given, FeedbackInput):
+            if self.state.stage in (Stage.NEW, Stage.CONSENT, Stage.DECLINED):
+                return self.step()  # never message someone who has not consented
+            return self._invited_to_feedback(given)
+        if self.state.feedback and not self.state.feedback.get("waiting") and not command:
+            return self._feedback(given)
         if command:
             return self._command(command)
+        if isinstance(given, TapInput) and given.question in (SHOW, REGISTER, CANCEL):
+            return self._workshop_tap(given)
         if self.state.paused:
             self.state.paused = False
             self.say("resumed")
@@ -195,13 +218,18 @@ class _Turn:
         return None
 
     def _next_flow(self) -> Step:
-        """After consent or a finished flow: the profile if missing, then the pending survey."""
+        """After consent or a finished flow: the profile if missing, the pending survey, or the
+        questions about a workshop that came in meanwhile."""
         profile = self.context.profile_flow
         if profile and not self.context.profile and self.state.flow != profile:
             return self._start(profile)
         if self.state.pending:
             handle, self.state.pending = self.state.pending, None
             return self._start(handle)
+        if self.state.feedback:
+            self.state.stage = Stage.IDLE
+            self.state.flow = self.state.question = None
+            return self._ask_feedback()
         self.state.stage = Stage.IDLE
         self.state.flow = self.state.question = None
         return self._menu()
@@ -319,15 +347,89 @@ class _Turn:
         self.say("results.none")
         return self._reask()
 
-    def _courses(self) -> Step:
-        """The courses for the respondent's group (all of them for others), to show interest in."""
-        group = str(self.context.profile.get("group") or "")
-        offers = [c for c in self.context.courses if group in c.groups] or list(
-            self.context.courses
-        )
-        self.messages.append(course_list(offers, self.state.language))
+    def _workshops(self, course: str | None = None) -> Step:
+        """Upcoming workshops (of one course, if given); the course list when none is planned."""
+        offers = [w for w in self.context.workshops if course in (None, w.course_code)]
+        if offers:
+            self.messages.append(workshop_list(offers, self.state.language))
+        else:
+            group = str(self.context.profile.get("group") or "")
+            courses = [c for c in self.context.courses if group in c.groups]
+            courses = courses or list(self.context.courses)
+            self.messages.append(course_list(courses, self.state.language))
+        return self._then_continue()
+
+    def _then_continue(self) -> Step:
+        """After a look at workshops mid-survey: their buttons stay last, and ทำต่อ resumes."""
         if self.state.stage is Stage.SURVEY and self.state.question:
-            return self._reask()  # the survey goes on; the list stays above for later
+            self.say("workshops.continue_hint")
+        return self.step()
+
+    def _workshop_tap(self, given: TapInput) -> Step:
+        """A tap on a workshop's button: see it, register for it, or cancel a registration."""
+        if given.question == CANCEL:
+            if any(str(m.id) == given.value for m in self.context.my_workshops):
+                action = ActionRequested("cancel_registration", {"registration": given.value})
+                self.events.append(action)
+                return self.step()  # the shell says how it went
+            self.say("error.stale_button")
+            return self._workshops()
+        offer = next((w for w in self.context.workshops if str(w.id) == given.value), None)
+        if offer is None:
+            self.say("error.stale_button")
+            return self._workshops()
+        if given.question == SHOW:
+            self.messages.append(workshop_details(offer, self.state.language))
+            return self.step()
+        self.events.append(ActionRequested("register", {"workshop": given.value}))
+        return self.step()  # the shell says how it went
+
+    # Feedback after a workshop ------------------------------------------------------------------
+
+    def _invited_to_feedback(self, given: FeedbackInput) -> Step:
+        title = pick(dict(given.title), self.state.language)
+        self.state.feedback = {"workshop": given.workshop, "title": title, "rating": None}
+        if self.state.stage is Stage.SURVEY and self.state.question:
+            self.state.feedback["waiting"] = True  # asked when the survey in hand is done
+            return self.step()
+        return self._ask_feedback()
+
+    def _ask_feedback(self) -> Step:
+        feedback = self.state.feedback or {}
+        feedback.pop("waiting", None)
+        if feedback.get("rating") is None:
+            self.messages.append(rating_question(feedback.get("title", "")))
+        else:
+            self.messages.append(comment_question())
+        return self.step()
+
+    def _feedback(self, given: Input) -> Step:
+        """The rating (1–5), then a comment or ข้าม; then thanks, and an invitation to retake."""
+        feedback = self.state.feedback or {}
+        value = None
+        if isinstance(given, TapInput) and given.question == RATING:
+            value = given.value
+        elif isinstance(given, TextInput):
+            value = given.text.strip()
+        if feedback.get("rating") is None:
+            rating = answer_checks.parse_integer(value or "")
+            if rating is None or not 1 <= rating <= 5:
+                self.say("feedback.rating_again")
+                return self._ask_feedback()
+            feedback["rating"] = rating
+            return self._ask_feedback()
+        if value is None:
+            self.say("error.not_text")
+            return self._ask_feedback()
+        comment = "" if value == "_skip" or normalize_skip(value) else value[:2000]
+        params = {"workshop": str(feedback["workshop"]), "rating": str(feedback["rating"])}
+        self.events.append(ActionRequested("feedback", {**params, "comment": comment}))
+        self.state.feedback = None
+        self.say("feedback.thanks")
+        retake = next((h for h, f in self.context.flows.items() if f.scoring), None)
+        if retake:
+            button = Button(Msg("button.retake"), START, retake)
+            self.messages.append(Message((Msg("feedback.retake"),), (button,)))
         return self.step()
 
     def _course_chosen(self, code: str) -> Step:
@@ -336,6 +438,8 @@ class _Turn:
             self.say("error.stale_button")
             return self._menu()
         self.events.append(ActionRequested("course_interest", {"course": code}))
+        if any(w.course_code == code for w in self.context.workshops):
+            return self._workshops(course=code)  # straight on to its dates, to sign up
         self.say("course.noted", title=pick(dict(course.title), self.state.language))
         return self._menu()
 
@@ -396,7 +500,7 @@ class _Turn:
         if not text:
             self.say("error.empty")
             return self._reask()
-        if answer_checks.normalize_text(text) in ("ข้าม", "skip"):
+        if normalize_skip(text):
             return self._skip(item)
         value = read_typed(item, text, choices, self.context.today)
         if isinstance(value, Rejected):
@@ -472,8 +576,11 @@ class _Turn:
             return self._reask()
         if command == "results":
             return self._my_results()
-        if command == "courses":
-            return self._courses()
+        if command == "workshops":
+            return self._workshops()
+        if command == "registrations":
+            self.messages.append(my_workshops(self.context.my_workshops, self.state.language))
+            return self._then_continue()
         in_flow = self.state.stage is Stage.SURVEY and self.state.question
         if command == "stop":
             if not in_flow:
@@ -492,6 +599,11 @@ class _Turn:
             return self._reask()
         self.state.question, self.state.picked = self.state.trail.pop(), []
         return self._reask()
+
+
+def normalize_skip(text: str) -> bool:
+    """Whether typed text means "skip"."""
+    return answer_checks.normalize_text(text) in ("ข้าม", "skip")
 
 
 def _command_of(given: Input) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -38,6 +38,8 @@ class State:
     picked: list[str] = field(default_factory=list)  # select_multiple taps so far
     paused: bool = False
     pending: str | None = None  # handle of the survey asked for before consent or profile
+    #: The questions after a workshop: {"workshop", "title", "rating", "waiting"}, or None.
+    feedback: dict[str, Any] | None = None
 
     def copy(self) -> State:
         """A deep copy, so a turn never changes the state it was given."""
@@ -92,7 +94,15 @@ class HelloInput:
     """The respondent opened the chat (LINE follow, Telegram /start, simulator open)."""
 
 
-Input = TextInput | TapInput | OtherInput | HelloInput
+@dataclass(frozen=True)
+class FeedbackInput:
+    """Not from the respondent: a workshop they attended is over, so ask how it was."""
+
+    workshop: int
+    title: Mapping[str, str]
+
+
+Input = TextInput | TapInput | OtherInput | HelloInput | FeedbackInput
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,36 @@ class Context:
     previous_scores: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
     #: The courses on offer, for recommending one after a results card.
     courses: tuple[Course, ...] = ()
+    #: Upcoming workshops, those for the respondent's group first.
+    workshops: tuple[WorkshopOffer, ...] = ()
+    #: The respondent's registrations that are still ahead.
+    my_workshops: tuple[MyWorkshop, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkshopOffer:
+    """An upcoming workshop as the chat shows it (times are local, in the shell's time zone)."""
+
+    id: int
+    course_code: str
+    title: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    venue: str
+    map_url: str
+    seats_left: int
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class MyWorkshop:
+    """One of the respondent's registrations: registered, or waitlisted at a position."""
+
+    id: int
+    title: Mapping[str, str]
+    starts_at: datetime
+    status: str
+    position: int | None
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,8 @@ def test_the_card_leads_to_courses_for_the_group_and_records_interest(app, clien
     labels = [b["label"] for b in offer["buttons"]]
     assert "เมนูลับกาดกองต้าสู่วิถีเศรษฐกิจสร้างสรรค์" in labels
     assert "การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์" not in labels  # not for vendors
-    noted = person.tap("เมนูลับกาดกองต้าสู่วิถีเศรษฐกิจสร้างสรรค์")
-    assert "จดไว้แล้วค่ะ" in texts(noted)
+    dates = person.tap("เมนูลับกาดกองต้าสู่วิถีเศรษฐกิจสร้างสรรค์")
+    assert "รอบอบรมที่กำลังจะมาถึง" in texts(dates)  # straight on to its workshops
     with app.extensions["runtime"].db() as session:
         interest = session.scalars(select(CourseInterest)).one()
         assert session.get(Course, interest.course_id).code == "secret-menu"
@@ -143,13 +143,12 @@ def test_my_results_shows_the_latest_card_at_any_time(app, client) -> None:
     assert [bar["score"] for bar in card["bars"]] == [3.0, 3.0, 3.0, 3.0]
 
 
-def test_the_training_button_lists_the_groups_courses(app, client) -> None:
-    """ "อบรม" (the rich menu's button) lists the courses for the respondent's group to tap."""
+def test_the_training_button_lists_workshops_for_the_group_first(app, client) -> None:
+    """ "อบรม" (the rich menu's button) lists upcoming workshops, the group's courses first."""
     person = Respondent(client, "driver")
     person.onboard()
     listed = person.say("อบรม")
-    assert [b["label"] for b in listed[-1]["buttons"]] == [
-        "การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์",
-        "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเซียลมีเดีย",
-    ]
-    assert "จดไว้แล้วค่ะ" in texts(person.tap("การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์"))
+    labels = [b["label"] for b in listed[-1]["buttons"]]
+    carriage = [n for n, label in enumerate(labels) if "รถม้า" in label or "ออนไลน์" in label]
+    assert carriage == list(range(len(carriage))) and len(carriage) == 3  # the group's first
+    assert labels[0].startswith("1. การพัฒนารูปแบบบริการของรถม้า")

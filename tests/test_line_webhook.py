@@ -354,3 +354,28 @@ def test_twenty_choices_are_paged_behind_next(line_app, fake_line, tmp_path) -> 
     user.tap("ตัวเลือกที่ 17")
     with line_app.extensions["runtime"].db() as session:
         assert session.scalar(select(Answer.value).where(Answer.question == "pick")) == "c17"
+
+
+def test_a_workshop_is_booked_and_reminded_through_line(line_app, fake_line, clock) -> None:
+    """อบรม, a workshop, ลงทะเบียน: confirmed by reply; the day before, a pushed reminder."""
+    user = LineUser(line_app, fake_line)
+    user.send(user.event("follow"))
+    user.tap("ยินยอม")
+    user.tap("คนขับรถม้า")
+    user.tap("เทศบาลนครลำปาง")
+    user.say("อบรม")
+    first = fake_line.messages_to(USER)[-1]["quickReply"]["items"][0]["action"]
+    assert json.loads(first["data"])[0] == "_workshop"
+    details = user.send(user.event("postback", postback={"data": first["data"]}))
+    assert "ยังว่าง" in text_of(details)
+    assert "ลงทะเบียนเรียบร้อย" in text_of(user.tap("ลงทะเบียน"))
+    with line_app.extensions["runtime"].db() as session:
+        due = min(
+            session.scalars(select(OutboxMessage.due_at).where(OutboxMessage.kind == "reminder"))
+        )
+    clock.now = due
+    pushes_before = len(fake_line.pushes())
+    deliver(line_app.extensions["runtime"], clock.now)
+    [reminder] = fake_line.pushes()[pushes_before:]
+    assert "พรุ่งนี้มีอบรม" in text_of(reminder.json["messages"])
+    assert uuid.UUID(reminder.headers["x-line-retry-key"])
