@@ -43,6 +43,22 @@ def enqueue(
     return rows
 
 
+def enqueue_to_group(
+    session: Session, channel: str, address: str, payload: dict[str, Any], now: datetime, token: str
+) -> None:
+    """Add a reply to a group chat (no respondent behind it), sent with the event's reply token."""
+    session.add(
+        OutboxMessage(
+            channel=channel,
+            address=address,
+            reply_token=token,
+            payload=payload,
+            due_at=now,
+            created_at=now,
+        )
+    )
+
+
 def replace_nudge(
     session: Session,
     respondent: Respondent,

@@ -98,6 +98,13 @@ class LineUser:
         action = next(i["action"] for i in items if i["action"]["label"] == label)
         return self.send(self.event("postback", postback={"data": action["data"]}))
 
+    def onboard(self) -> None:
+        """Follow the bot, consent, and give the profile (carriage driver, Lampang city)."""
+        self.send(self.event("follow"))
+        self.tap("ยินยอม")
+        self.tap("คนขับรถม้า")
+        self.tap("เทศบาลนครลำปาง")
+
     def quick_replies(self) -> list[str]:
         """Labels of the quick replies on the last message received."""
         last = self.fake.messages_to(self.user_id)[-1]
@@ -171,10 +178,7 @@ def test_follow_greets_and_the_assessment_is_completed_through_quick_replies(
 def test_each_event_sent_three_times_in_parallel_counts_once(line_app, fake_line) -> None:
     """LINE redelivers: the same events arriving 3 times at once store and send one of each."""
     user = LineUser(line_app, fake_line)
-    user.send(user.event("follow"))
-    user.tap("ยินยอม")
-    user.tap("คนขับรถม้า")
-    user.tap("เทศบาลนครลำปาง")
+    user.onboard()
     user.say("สำรวจ")
     answered = count(line_app, Answer)
     sent = len(fake_line.messages_to(USER))
@@ -192,10 +196,7 @@ def test_each_event_sent_three_times_in_parallel_counts_once(line_app, fake_line
 def test_stickers_images_and_files_get_a_friendly_reprompt(line_app, fake_line) -> None:
     """Non-text where text is expected: a short Thai note and the same question again."""
     user = LineUser(line_app, fake_line)
-    user.send(user.event("follow"))
-    user.tap("ยินยอม")
-    user.tap("คนขับรถม้า")
-    user.tap("เทศบาลนครลำปาง")
+    user.onboard()
     user.say("สำรวจ")
     for content in (
         {
@@ -220,10 +221,7 @@ def test_unfollow_stops_pushes_keeps_data_and_a_refollow_resumes(
 ) -> None:
     """Blocked: nothing more is pushed (the nudge is dropped); unblocked: back where they were."""
     user = LineUser(line_app, fake_line)
-    user.send(user.event("follow"))
-    user.tap("ยินยอม")
-    user.tap("คนขับรถม้า")
-    user.tap("เทศบาลนครลำปาง")
+    user.onboard()
     user.say("สำรวจ")
     user.say("12")
     sent = len(fake_line.requests)
@@ -341,10 +339,7 @@ def test_twenty_choices_are_paged_behind_next(line_app, fake_line, tmp_path) -> 
     )
     assert line_app.test_cli_runner().invoke(args=["import-survey", str(form)]).exit_code == 0
     user = LineUser(line_app, fake_line)
-    user.send(user.event("follow"))
-    user.tap("ยินยอม")
-    user.tap("คนขับรถม้า")
-    user.tap("เทศบาลนครลำปาง")
+    user.onboard()
     user.say("เลือก")
     first_page = user.quick_replies()
     assert len(first_page) == 13 and first_page[-1] == "ถัดไป ▶"
@@ -359,10 +354,7 @@ def test_twenty_choices_are_paged_behind_next(line_app, fake_line, tmp_path) -> 
 def test_a_workshop_is_booked_and_reminded_through_line(line_app, fake_line, clock) -> None:
     """อบรม, a workshop, ลงทะเบียน: confirmed by reply; the day before, a pushed reminder."""
     user = LineUser(line_app, fake_line)
-    user.send(user.event("follow"))
-    user.tap("ยินยอม")
-    user.tap("คนขับรถม้า")
-    user.tap("เทศบาลนครลำปาง")
+    user.onboard()
     user.say("อบรม")
     first = fake_line.messages_to(USER)[-1]["quickReply"]["items"][0]["action"]
     assert json.loads(first["data"])[0] == "_workshop"

@@ -29,6 +29,7 @@ from bot.line.render import read_more
 from bot.runtime import Runtime, runtime
 from bot.service import Inbound
 from storage.models import OutboxMessage, Respondent
+from storage.outbox import enqueue, enqueue_to_group
 from storage.respondents import claim_event, get_or_create_respondent
 from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
 
@@ -127,16 +128,7 @@ def _note_group(rt: Runtime, source, event: Event, event_id: str | None) -> int 
         if not claim_event(session, "line-group", group_id, now):
             return None
         note = {"text": translate("line.group_note", "th"), "buttons": []}
-        session.add(
-            OutboxMessage(
-                channel=CHANNEL,
-                address=group_id,
-                reply_token=token,
-                payload=note,
-                due_at=now,
-                created_at=now,
-            )
-        )
+        enqueue_to_group(session, CHANNEL, group_id, note, now, token)
     rt.deliver_soon(None)
     return None
 
@@ -153,21 +145,12 @@ def _more_choices(
         if original is None or original.address != user_id:
             return None
         respondent = session.get(Respondent, original.respondent_id)
-        language = respondent.language if respondent else "th"
+        if respondent is None:
+            return None
         payload = {
-            "text": translate("line.more_choices", language),
+            "text": translate("line.more_choices", respondent.language),
             "buttons": original.payload.get("buttons", []),
             "offset": offset,
         }
-        session.add(
-            OutboxMessage(
-                respondent_id=original.respondent_id,
-                channel=CHANNEL,
-                address=user_id,
-                reply_token=token,
-                payload=payload,
-                due_at=now,
-                created_at=now,
-            )
-        )
-        return original.respondent_id
+        enqueue(session, respondent, [payload], now, reply_token=token)
+        return respondent.id
