@@ -1025,6 +1025,7 @@ def report(args, db, phases, ceilings, requests_to_line, stored, sent_events) ->
         "own handle_inbound time (its 'turn' log line).\napp CPU / bench CPU: CPU time per event "
         "of all gunicorn processes / of this process (client + fake LINE)."
     )
+    noisy = []
     for r in phases:
         ours = r.cpu["gunicorn"] + r.cpu["bench"]
         pg = ""
@@ -1037,12 +1038,19 @@ def report(args, db, phases, ceilings, requests_to_line, stored, sent_events) ->
         busy = r.cpu["busy"] / max(r.cpu["total"], 1e-9) * 100
         other = max(r.cpu["busy"] - ours, 0) / max(r.cpu["total"], 1e-9) * 100
         mix = Counter(s.kind for s in r.stats.samples)
+        if other > 10:
+            noisy.append(f"{r.name} ({other:.0f}%)")
         print(
             f"  {r.name}: machine CPU {busy:.0f}% busy, of which {other:.0f}% not ours{pg}; "
             f"events {dict(mix)}; replies done "
             f"{max(r.settle - 1.5, 0):.1f} s after the last response; "
             f"{r.stats.retries} stale keep-alives retried"
             + (f"; errors {dict(r.stats.errors)}" if r.stats.errors else "")
+        )
+    if noisy:
+        print(
+            f"  WARNING: other processes used the CPU during {', '.join(noisy)} (% of the "
+            "machine): these figures understate the app; rerun on a quiet machine"
         )
     ceiling = max(ceiling_1.rate, ceiling_n.rate)
     ratio = closed_result.rate / ceiling if ceiling else math.nan

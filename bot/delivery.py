@@ -190,8 +190,14 @@ def record(
     sender took the message since, this (late) outcome is not ours to record.
     """
     with db.begin() as session:
+        # one query for the batch, rather than one per message (each first flushing the last)
+        ids = [outcome.message_id for outcome in outcomes]
+        rows = {
+            row.id: row
+            for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        }
         for outcome in outcomes:
-            row = session.get(OutboxMessage, outcome.message_id)
+            row = rows.get(outcome.message_id)
             if row is None or row.status != "sending" or row.attempts != attempts.get(row.id):
                 continue
             row.last_error = outcome.detail or None
