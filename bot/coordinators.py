@@ -7,7 +7,6 @@ from datetime import datetime
 
 import click
 from flask.cli import with_appcontext
-from storage.reminders import reschedule_reminders
 
 from bot.runtime import Runtime, runtime
 from bot.service import Inbound
@@ -15,6 +14,7 @@ from bot.workshops import WorkshopDesk
 from storage import workshops
 from storage.models import Registration, Respondent, Workshop
 from storage.outbox import enqueue
+from storage.reminders import reschedule_reminders
 from survey_flows.session import FeedbackInput
 
 

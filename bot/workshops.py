@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
-from storage.reminders import cancel_reminders, schedule_reminders
 
 from bot.i18n import render_part
 from storage import workshops
 from storage.courses import record_interest
 from storage.models import Feedback, Respondent, Workshop
 from storage.outbox import enqueue
+from storage.reminders import cancel_reminders, schedule_reminders
 from survey_flows.session import (
     ActionRequested,
     Input,
