@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,14 +18,17 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from bot import create_app
+from bot.coordinators import invite_to_feedback
 from bot.delivery import deliver
 from storage.models import (
     Answer,
     ConsentRecord,
+    Feedback,
     OutboxMessage,
     ProcessedEvent,
     Respondent,
     Submission,
+    Workshop,
 )
 from tests.corpora import corpus
 
@@ -371,3 +375,39 @@ def test_a_workshop_is_booked_and_reminded_through_line(line_app, fake_line, clo
     [reminder] = fake_line.pushes()[pushes_before:]
     assert "พรุ่งนี้มีอบรม" in text_of(reminder.json["messages"])
     assert uuid.UUID(reminder.headers["x-line-retry-key"])
+
+
+def test_waitlist_promotion_check_in_and_feedback_through_line(line_app, fake_line, clock) -> None:
+    """Two seats, three drivers on LINE: waitlisted, promoted on a cancel, checked in, asked."""
+    people = [LineUser(line_app, fake_line, "U" + str(n) * 32) for n in (1, 2, 3)]
+    for person in people:
+        person.onboard()
+        person.say("อบรม")
+        items = fake_line.messages_to(person.user_id)[-1]["quickReply"]["items"]
+        marketing = next(i["action"] for i in items if "ผู้ประกอบการ" in i["action"]["displayText"])
+        person.send(person.event("postback", postback={"data": marketing["data"]}))
+    first, second, third = people
+    assert "ลงทะเบียนเรียบร้อย" in text_of(first.tap("ลงทะเบียน"))
+    assert "ลงทะเบียนเรียบร้อย" in text_of(second.tap("ลงทะเบียน"))
+    third.say("อบรม")  # the list again: the workshop is full now
+    items = fake_line.messages_to(third.user_id)[-1]["quickReply"]["items"]
+    marketing = next(i["action"] for i in items if "ผู้ประกอบการ" in i["action"]["displayText"])
+    assert "เต็มแล้ว" in text_of(
+        third.send(third.event("postback", postback={"data": marketing["data"]}))
+    )
+    assert "คิวสำรองลำดับที่ 1" in text_of(third.tap("ต่อคิวสำรอง"))
+    first.say("การลงทะเบียนของฉัน")
+    assert "ยกเลิกให้แล้ว" in text_of(first.tap("ยกเลิกข้อ 1"))
+    assert "ข่าวดีค่ะ" in text_of(fake_line.messages_to(third.user_id)[-1:])  # pushed
+    with line_app.extensions["runtime"].db() as session:
+        workshop = session.scalars(select(Workshop).where(Workshop.capacity == 2)).one()
+    clock.now = workshop.starts_at + timedelta(minutes=5)
+    assert "เช็กอินเรียบร้อย" in text_of(second.say("กองต้า"))
+    clock.now = workshop.ends_at + timedelta(hours=2)
+    invite_to_feedback(line_app.extensions["runtime"], clock.now)
+    deliver(line_app.extensions["runtime"], clock.now)
+    assert "ให้คะแนน" in text_of(fake_line.messages_to(second.user_id)[-1:])
+    second.tap("4")
+    assert "ขอบคุณมากค่ะ" in text_of(second.tap("ข้าม"))
+    with line_app.extensions["runtime"].db() as session:
+        assert session.scalar(select(Feedback.rating)) == 4
