@@ -159,6 +159,7 @@ def cpu_snapshot(gunicorn_pid: int | None) -> dict[str, Any]:
     idle = parts[3] + parts[4]  # idle + iowait
     return {
         "gunicorn": sum(procs[p][2] for p in tree if p in procs),
+        "workers": {p: procs[p][2] for p in tree if p in procs and p != gunicorn_pid},
         "bench": sum(os.times()[:2]),
         "postgres": {
             pid: cpu
@@ -171,7 +172,10 @@ def cpu_snapshot(gunicorn_pid: int | None) -> dict[str, Any]:
 
 
 def cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-    delta = {key: after[key] - before[key] for key in before if key != "postgres"}
+    delta = {key: after[key] - before[key] for key in before if key not in ("postgres", "workers")}
+    delta["workers"] = [
+        cpu - before["workers"].get(pid, 0) for pid, cpu in sorted(after["workers"].items())
+    ]
     # a backend that exited in between is lost; the app's pooled connections stay open
     delta["postgres"] = sum(
         cpu - before["postgres"].get(pid, 0) for pid, cpu in after["postgres"].items()
@@ -313,6 +317,7 @@ class Connection:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer = reader, writer
+        self.used = 0
 
     @classmethod
     async def open(cls, port: int) -> Connection:
@@ -409,6 +414,9 @@ class Target:
     port: int
     buttons: dict[int, str]
     timeout: float
+    #: close a connection after this many requests (0: never), so that new connections keep
+    #: being spread over gunicorn's workers (a kept-alive connection stays with one worker)
+    requests_per_connection: int
 
 
 async def send_event(
@@ -449,7 +457,8 @@ async def send_event(
                 conn.close()
             stats.errors["timeout"] += 1
             break
-        if keep:
+        conn.used += 1
+        if keep and not 0 < target.requests_per_connection <= conn.used:
             if pool is not None:
                 pool.give(conn)
             else:
@@ -874,6 +883,12 @@ def main() -> int:
         help="closed-loop senders and ceiling connections (default: workers x threads)",
     )
     parser.add_argument("--timeout", type=float, default=30, help="per-request timeout, s")
+    parser.add_argument(
+        "--requests-per-connection",
+        type=int,
+        default=10,
+        help="reopen a keep-alive connection after this many requests (0: never)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (gunicorn log)")
     args = parser.parse_args()
     concurrency = args.concurrency or args.workers * args.threads
@@ -912,7 +927,9 @@ def main() -> int:
             flush=True,
         )
         print("learning the buttons' postback data from one probe user ...", flush=True)
-        target = Target(fake, port, learn_buttons(fake, port), args.timeout)
+        target = Target(
+            fake, port, learn_buttons(fake, port), args.timeout, args.requests_per_connection
+        )
         users = IdleUsers([User("U" + uuid.uuid4().hex) for _ in range(args.users)])
 
         print(
@@ -1040,8 +1057,11 @@ def report(args, db, phases, ceilings, requests_to_line, stored, sent_events) ->
         mix = Counter(s.kind for s in r.stats.samples)
         if other > 10:
             noisy.append(f"{r.name} ({other:.0f}%)")
+        window = max(r.cpu["total"] / (os.cpu_count() or 1), 1e-9)  # wall seconds
+        workers = "/".join(f"{cpu / window * 100:.0f}%" for cpu in r.cpu["workers"])
         print(
             f"  {r.name}: machine CPU {busy:.0f}% busy, of which {other:.0f}% not ours{pg}; "
+            f"each gunicorn worker's CPU {workers} of one core; "
             f"events {dict(mix)}; replies done "
             f"{max(r.settle - 1.5, 0):.1f} s after the last response; "
             f"{r.stats.retries} stale keep-alives retried"

@@ -141,7 +141,7 @@ def assert_each_delivered_once(fake: FakeLine, count: int) -> None:
 def test_workers_share_300_due_reminders_and_deliver_each_once(
     database_url, fake_line, start_worker
 ) -> None:
-    """300 reminders due now, two workers started: all arrive, once each, and both sent some."""
+    """300 reminders due now, two workers (one on SQLite): all arrive, once each; each sent some."""
     prepare(database_url, 300, datetime.now(UTC))
     count = worker_count(database_url)
     if count > 1:
