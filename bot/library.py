@@ -14,8 +14,9 @@ from bot.workshops import offers as workshop_offers
 from storage.courses import all_courses
 from storage.models import Respondent, SurveyVersion
 from storage.surveys import latest_scores, latest_versions
+from survey_flows.engine import RESULTS, WORKSHOPS, needs
 from survey_flows.form import Flow, FormError
-from survey_flows.session import Context, Course, State
+from survey_flows.session import Context, Course, Input, State
 from survey_flows.xlsform import load_flow
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,13 @@ class SurveyLibrary:
         session: Session,
         respondent: Respondent,
         state: State,
+        given: Input,
         now: datetime,
         tz: ZoneInfo,
     ) -> Context:
         """Build the engine context: the latest flows, the versions this state refers to, the
-        respondent's profile and previous scores, and the courses on offer."""
+        respondent's profile, and only when this turn may use them, the previous scores and the
+        courses, workshops and registrations."""
         latest = latest_versions(session)
         versions = {str(version.id): version for version in latest}
         for handle in (state.flow, state.pending):
@@ -71,6 +74,7 @@ class SurveyLibrary:
                 log.exception("stored survey no longer loads", extra={"version": version.id})
         latest = [v for v in latest if str(v.id) in flows]
         group = str(respondent.profile.get("group") or "")
+        wanted = needs(state, given, flows)
         return Context(
             today=now.astimezone(tz).date(),
             consent_version=self.consent_version,
@@ -78,8 +82,21 @@ class SurveyLibrary:
             keywords={flows[str(v.id)].keyword: str(v.id) for v in latest},
             profile_flow=next((str(v.id) for v in latest if v.form_id == PROFILE_FORM_ID), None),
             profile=dict(respondent.profile),
-            previous_scores=latest_scores(session, respondent.id),
-            courses=tuple(
+            previous_scores=latest_scores(session, respondent.id) if RESULTS in wanted else {},
+            **(
+                self._workshop_context(session, respondent, group, now, tz)
+                if WORKSHOPS in wanted
+                else {}
+            ),
+        )
+
+    @staticmethod
+    def _workshop_context(
+        session: Session, respondent: Respondent, group: str, now: datetime, tz: ZoneInfo
+    ) -> dict:
+        """Courses, upcoming workshops and the respondent's registrations, for the context."""
+        return {
+            "courses": tuple(
                 Course(
                     code=course.code,
                     title={"th": course.title_th, "en": course.title_en},
@@ -89,6 +106,6 @@ class SurveyLibrary:
                 )
                 for course in all_courses(session)
             ),
-            workshops=workshop_offers(session, group, now, tz),
-            my_workshops=my_workshops(session, respondent.id, now, tz),
-        )
+            "workshops": workshop_offers(session, group, now, tz),
+            "my_workshops": my_workshops(session, respondent.id, now, tz),
+        }

@@ -96,7 +96,7 @@ def handle_inbound(
             enqueue(session, respondent, checked_in, now, delivered=inbound.channel == "web")
             return Turn(respondent.id)
         state = State.from_json(conversation.state)
-        context = library.context(session, respondent, state, now, tz)
+        context = library.context(session, respondent, state, inbound.input, now, tz)
         step = resume(state, inbound.input, context)
         results = _record(session, respondent, conversation, step, inbound, now, desk)
         conversation.state = step.state.to_json()

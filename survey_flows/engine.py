@@ -7,6 +7,7 @@ Commands (back, restart, help, stop, language) work at every point.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 
@@ -103,6 +104,26 @@ CONSENT, COMMAND, START = "_consent", "_command", "_start"
 def start(context: Context) -> Step:
     """Greet a new respondent and ask for consent."""
     return resume(State(), HelloInput(), context)
+
+
+#: The parts of the context that only some turns use, so the shell can skip looking them up.
+WORKSHOPS, RESULTS = "workshops", "results"
+
+
+def needs(state: State, given: Input, flows: Mapping[str, Flow]) -> frozenset[str]:
+    """Which optional context this turn may use: WORKSHOPS (courses, workshops, registrations)
+    and RESULTS (previous scores). Everything else is always given."""
+    command = _command_of(given)
+    in_scored_flow = state.flow in flows and flows[state.flow].scoring is not None
+    wanted = set()
+    tapped = given.question if isinstance(given, TapInput) else ""
+    if command in ("workshops", "registrations") or tapped in (SHOW, REGISTER, CANCEL, COURSE):
+        wanted.add(WORKSHOPS)
+    if in_scored_flow:  # it may end this turn, with a card and the courses that fit
+        wanted |= {WORKSHOPS, RESULTS}
+    if command == "results":
+        wanted.add(RESULTS)
+    return frozenset(wanted)
 
 
 def nudge(state: State, context: Context) -> tuple[Message, ...]:
