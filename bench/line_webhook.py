@@ -134,13 +134,15 @@ def _proc_stat(pid: int) -> tuple[str, int, float] | None:
     return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICK
 
 
-def _our_postgres_backend(pid: int) -> bool:
-    """A PostgreSQL backend serving the app's database (its title names the database)."""
+def _ours_in_postgres(pid: int) -> bool:
+    """A backend serving the app's database, or a server process of no client (WAL writer,
+    checkpointer, ...), which works for whoever writes: the title tells them apart."""
     try:
         title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return False
-    return f" {PG_APP_DATABASE} ".encode() in title
+    client = b"(" in title or b"[local]" in title
+    return not client or f" {PG_APP_DATABASE} ".encode() in title
 
 
 def cpu_snapshot(gunicorn_pid: int | None) -> dict[str, Any]:
@@ -164,9 +166,10 @@ def cpu_snapshot(gunicorn_pid: int | None) -> dict[str, Any]:
         "postgres": {
             pid: cpu
             for pid, (comm, _, cpu) in procs.items()
-            if comm.startswith("postgres") and _our_postgres_backend(pid)
+            if comm.startswith("postgres") and _ours_in_postgres(pid)
         },
         "busy": (sum(parts) - idle) / CLOCK_TICK,
+        "steal": (parts[7] if len(parts) > 7 else 0) / CLOCK_TICK,
         "total": sum(parts) / CLOCK_TICK,
     }
 
@@ -1049,18 +1052,20 @@ def report(args, db, phases, ceilings, requests_to_line, stored, sent_events) ->
         if db.kind == "postgresql":
             ours += r.cpu["postgres"]
             pg = (
-                f"; the app's postgres backends used "
+                f"; PostgreSQL (the app's backends, WAL writer etc.) used "
                 f"{r.cpu['postgres'] * 1000 / max(r.stats.sent, 1):.1f} ms CPU/event"
             )
         busy = r.cpu["busy"] / max(r.cpu["total"], 1e-9) * 100
         other = max(r.cpu["busy"] - ours, 0) / max(r.cpu["total"], 1e-9) * 100
+        steal = r.cpu["steal"] / max(r.cpu["total"], 1e-9) * 100
         mix = Counter(s.kind for s in r.stats.samples)
         if other > 10:
             noisy.append(f"{r.name} ({other:.0f}%)")
         window = max(r.cpu["total"] / (os.cpu_count() or 1), 1e-9)  # wall seconds
         workers = "/".join(f"{cpu / window * 100:.0f}%" for cpu in r.cpu["workers"])
         print(
-            f"  {r.name}: machine CPU {busy:.0f}% busy, of which {other:.0f}% not ours{pg}; "
+            f"  {r.name}: machine CPU {busy:.0f}% busy, of which {other:.0f}% not ours "
+            f"({steal:.0f}% stolen by the hypervisor){pg}; "
             f"each gunicorn worker's CPU {workers} of one core; "
             f"events {dict(mix)}; replies done "
             f"{max(r.settle - 1.5, 0):.1f} s after the last response; "
