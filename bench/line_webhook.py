@@ -45,7 +45,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,11 @@ def event_body(fake, user_id: str, kind: str, value: str) -> bytes:
     ).encode()
 
 
+#: What LINE's "Verify" button sends: a signed body with no events. The app checks the signature
+#: and parses it like any other, and has nothing to store.
+VERIFY_BODY = json.dumps({"destination": DESTINATION, "events": []}).encode()
+
+
 def build_body(fake, buttons: dict[int, str], user: User) -> tuple[bytes, str]:
     """The user's next event, signed later; a tap carries the data learnt for that step."""
     index = user.next_step()
@@ -423,6 +428,8 @@ class Target:
     #: close a connection after this many requests (0: never), so that new connections keep
     #: being spread over gunicorn's workers (a kept-alive connection stays with one worker)
     requests_per_connection: int
+    #: send LINE's "verify" body (no events) instead: the webhook's cost with no database work
+    verify_only: bool = False
 
 
 async def send_event(
@@ -435,7 +442,10 @@ async def send_event(
 ) -> None:
     """Send the user's next event (one retry on a stale keep-alive) and record its latency."""
     port, timeout = target.port, target.timeout
-    body, kind = build_body(target.fake, target.buttons, user)
+    if target.verify_only:
+        body, kind = VERIFY_BODY, "verify"
+    else:
+        body, kind = build_body(target.fake, target.buttons, user)
     signature = sign(body)
     stats.sent += 1
     status = 0
@@ -962,6 +972,17 @@ def main() -> int:
             log_path,
             fake,
         )
+        print(f"floor: closed loop of empty (verify) bodies, {concurrency} senders ...", flush=True)
+        floor_result = run_phase(
+            f"floor: no events, {concurrency} senders",
+            lambda: closed_loop(
+                replace(target, verify_only=True), users, concurrency, args.warmup, args.seconds
+            ),
+            args.seconds,
+            gunicorn.pid,
+            log_path,
+            fake,
+        )
         sent_events = sum(r.stats.sent for r in (open_result, closed_result)) + len(CYCLE)
         requests_to_line = reply_counts(fake)
         stored = app_counts(db)
@@ -975,7 +996,7 @@ def main() -> int:
         report(
             args,
             db,
-            [open_result, closed_result],
+            [open_result, closed_result, floor_result],
             [ceiling_1, ceiling_n],
             requests_to_line,
             stored,
@@ -1001,7 +1022,7 @@ def main() -> int:
 
 def report(args, db, phases, ceilings, requests_to_line, stored, sent_events) -> None:
     """The table, the goals, and what reached the fake LINE API and the database."""
-    open_result, closed_result = phases
+    open_result, closed_result, floor_result = phases
     ceiling_1, ceiling_n = ceilings
     rule = "-" * 104
     print()
@@ -1088,6 +1109,12 @@ def report(args, db, phases, ceilings, requests_to_line, stored, sent_events) ->
         f"(the better of 1 and {ceiling_n.connections} connections) = {ratio * 100:.1f} %"
         f"   [vs 1 conn {closed_result.rate / ceiling_1.rate * 100:.1f} %, "
         f"vs {ceiling_n.connections} conns {closed_result.rate / ceiling_n.rate * 100:.1f} %]"
+    )
+    print(
+        f"floor / ceiling   : {floor_result.rate:.1f} empty bodies/s / {ceiling:.1f} commits/s = "
+        f"{floor_result.rate / ceiling * 100:.1f} %: gunicorn, Flask and the SDK's signature "
+        "check and parsing alone,\n                    with no database work, reach this much "
+        "of the ceiling"
     )
     print(
         f"goal: pipeline >= 50 % of ceiling           {'MET' if ratio >= 0.5 else 'NOT MET'}: "

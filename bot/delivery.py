@@ -58,6 +58,20 @@ class Claimed:
     created_at: datetime
     attempts: int
 
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Claimed:
+        """The claimed copy of a row."""
+        return cls(
+            id=row.id,
+            retry_key=row.retry_key,
+            channel=row.channel,
+            address=row.address,
+            payload=row.payload,
+            reply_token=row.reply_token,
+            created_at=row.created_at,
+            attempts=row.attempts,
+        )
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -98,18 +112,7 @@ def claim(
                 row.status, row.last_error = "dropped", reason
                 continue
             row.status, row.due_at, row.attempts = "sending", now + LEASE, row.attempts + 1
-            claimed.append(
-                Claimed(
-                    id=row.id,
-                    retry_key=row.retry_key,
-                    channel=row.channel,
-                    address=row.address,
-                    payload=row.payload,
-                    reply_token=row.reply_token,
-                    created_at=row.created_at,
-                    attempts=row.attempts,
-                )
-            )
+            claimed.append(Claimed.of(row))
         return claimed
 
 
@@ -220,7 +223,13 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -> int:
     """Claim what is due, send it channel by channel, record the outcomes; return how many."""
-    claimed = claim(runtime.db, now, respondent_id)
+    return send(runtime, claim(runtime.db, now, respondent_id), now)
+
+
+def send(runtime: Runtime, claimed: Sequence[Claimed], now: datetime) -> int:
+    """Send messages already claimed, channel by channel, and record the outcomes."""
+    if not claimed:
+        return 0
     outcomes: list[Outcome] = []
     for channel in dict.fromkeys(message.channel for message in claimed):
         batch = [message for message in claimed if message.channel == channel]
@@ -235,9 +244,8 @@ def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -
             outcomes += [Outcome(m.id, Status.RETRY, repr(error)) for m in batch]
     # the time after sending: a backoff counts from when the platform answered
     record(runtime.db, outcomes, {m.id: m.attempts for m in claimed}, runtime.clock())
-    if claimed:
-        sent = sum(outcome.status is Status.SENT for outcome in outcomes)
-        log.info("delivered", extra={"claimed": len(claimed), "sent": sent})
+    sent = sum(outcome.status is Status.SENT for outcome in outcomes)
+    log.info("delivered", extra={"claimed": len(claimed), "sent": sent})
     return len(claimed)
 
 

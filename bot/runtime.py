@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,20 +79,40 @@ class Runtime:
             public_base_url=config.get("PUBLIC_BASE_URL") or DEFAULT_BASE_URL,
         )
 
-    def handle(self, inbound: Inbound) -> Turn | None:
-        """Handle one inbound event now."""
+    def handle(self, inbound: Inbound, *, send_now: bool = False) -> Turn | None:
+        """Handle one inbound event now; with `send_now`, the caller passes the turn's claimed
+        replies to `deliver_soon` (only when this process sends after commit)."""
         return handle_inbound(
-            self.db, self.library, inbound, self.clock(), self.tz, self.public_base_url
+            self.db,
+            self.library,
+            inbound,
+            self.clock(),
+            self.tz,
+            self.public_base_url,
+            send_now=send_now and self.sender_pool is not None,
         )
 
-    def deliver_soon(self, respondent_id: int | None) -> None:
-        """Send what is due for a respondent (None: for anyone) in the background, now."""
+    def deliver_soon(
+        self,
+        respondent_id: int | None,
+        claimed: Sequence[delivery.Claimed] = (),
+        *,
+        claim_more: bool = True,
+    ) -> None:
+        """In the background, now: send the messages already claimed, then (with `claim_more`)
+        whatever else is due for the respondent (None: for anyone)."""
         if self.sender_pool is not None:
-            self.sender_pool.submit(self._deliver_quietly, respondent_id)
+            self.sender_pool.submit(
+                self._deliver_quietly, respondent_id, tuple(claimed), claim_more
+            )
 
-    def _deliver_quietly(self, respondent_id: int | None) -> None:
+    def _deliver_quietly(
+        self, respondent_id: int | None, claimed: tuple[delivery.Claimed, ...], claim_more: bool
+    ) -> None:
         try:
-            delivery.deliver(self, self.clock(), respondent_id)
+            delivery.send(self, claimed, self.clock())
+            if claim_more:  # after the claimed ones, which come first in the chat
+                delivery.deliver(self, self.clock(), respondent_id)
         except Exception:  # the worker will try again; a background thread has no one to tell
             log.exception("sending after commit failed")
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery import LEASE, Claimed
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
 from bot.quiet_hours import next_allowed
 from bot.rendering import render
@@ -22,7 +23,7 @@ from storage.models import (
     Submission,
     SurveyVersion,
 )
-from storage.outbox import enqueue, replace_nudge
+from storage.outbox import enqueue, has_unfinished_replies, replace_nudge
 from storage.respondents import claim_event, get_or_create_respondent, lock_conversation
 from storage.surveys import next_round
 from survey_flows.engine import nudge, resume
@@ -70,6 +71,11 @@ class Turn:
     """What handling one inbound event touched: whose replies to send."""
 
     respondent_id: int
+    #: Replies written already claimed, for the caller to send right after commit.
+    claimed: tuple[Claimed, ...] = ()
+    #: Whether replies were left for delivery to claim (the caller did not ask to send them, or
+    #: earlier replies to the same chat are still unsent and these must wait their turn).
+    left_pending: bool = True
 
 
 def handle_inbound(
@@ -79,8 +85,15 @@ def handle_inbound(
     now: datetime,
     tz: ZoneInfo,
     base_url: str = DEFAULT_BASE_URL,
+    *,
+    send_now: bool = False,
 ) -> Turn | None:
-    """Run one inbound event through the engine and commit its effects; None for a redelivery."""
+    """Run one inbound event through the engine and commit its effects; None for a redelivery.
+
+    With `send_now` the replies are written claimed, so the caller sends them after commit
+    without a second transaction to claim them; if it dies first, the claim lapses and the
+    delivery worker sends them.
+    """
     started = time.perf_counter()
     with db.begin() as session:
         if inbound.event_id and not claim_event(session, inbound.channel, inbound.event_id, now):
@@ -90,11 +103,26 @@ def handle_inbound(
             return None
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
         conversation = lock_conversation(session, respondent, now)
+        delivered = inbound.channel in SELF_DELIVERING_CHANNELS
+        claimed_until = (
+            now + LEASE
+            if send_now
+            and not delivered
+            and not has_unfinished_replies(session, respondent.channel_user_id)
+            else None
+        )
         desk = WorkshopDesk(session, now, tz, base_url)
         checked_in = desk.check_in(respondent, inbound.input)
         if checked_in is not None:  # the code word shown at the venue: nothing else to do
-            enqueue(session, respondent, checked_in, now, delivered=inbound.channel == "web")
-            return Turn(respondent.id)
+            rows = enqueue(
+                session,
+                respondent,
+                checked_in,
+                now,
+                delivered=delivered,
+                claimed_until=claimed_until,
+            )
+            return _turn(respondent, rows, claimed_until)
         state = State.from_json(conversation.state)
         context = library.context(session, respondent, state, inbound.input, now, tz)
         step = resume(state, inbound.input, context)
@@ -102,13 +130,14 @@ def handle_inbound(
         conversation.state = step.state.to_json()
         conversation.updated_at = now
         language = step.state.language
-        enqueue(
+        rows = enqueue(
             session,
             respondent,
             [render(message, language) for message in step.messages] + results,
             now,
-            delivered=inbound.channel in SELF_DELIVERING_CHANNELS,
+            delivered=delivered,
             reply_token=inbound.reply_token,
+            claimed_until=claimed_until,
         )
         # Every message from the respondent restarts the silence, so a nudge goes at most once.
         replace_nudge(
@@ -128,7 +157,13 @@ def handle_inbound(
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return Turn(respondent.id)
+    return _turn(respondent, rows, claimed_until)
+
+
+def _turn(respondent: Respondent, rows: list, claimed_until: datetime | None) -> Turn:
+    if claimed_until is None:
+        return Turn(respondent.id)
+    return Turn(respondent.id, tuple(Claimed.of(row) for row in rows), left_pending=False)
 
 
 def _record(

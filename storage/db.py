@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -19,7 +22,7 @@ def make_engine(url: str) -> Engine:
     database = url.split("///", 1)[-1]
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": 30, "factory": QueuedWriterConnection})
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
@@ -40,8 +43,61 @@ def _sqlite_begin_immediate(connection) -> None:
     # BEGIN IMMEDIATE serialises writers at the start instead of failing on lock upgrade later,
     # which is what SELECT ... FOR UPDATE gives us on PostgreSQL. Readers (exports, the
     # simulator's polling) need no lock: WAL lets them read beside a writer.
-    readonly = connection.get_execution_options().get("readonly")
-    connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+    if connection.get_execution_options().get("readonly"):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.connection.dbapi_connection.begin_write()
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions wait their turn on a lock file beside the
+    database, so that a writer starts the moment the one before it ends.
+
+    SQLite's own busy handler polls: a waiting writer sleeps, up to 100 ms at a time, and under
+    load the write lock sits free while the writers that want it sleep (bench/README.md). A
+    blocking flock() wakes a waiter as soon as the lock is let go, and it waits with the GIL
+    released. SQLite's lock still guards the data; this only orders the writers of this app.
+    """
+
+    def __init__(self, database: str, *args, **kwargs) -> None:
+        super().__init__(database, *args, **kwargs)
+        in_memory = str(database) in ("", ":memory:") or str(database).startswith("file:")
+        self._queue = None if in_memory else os.open(f"{database}-writers", os.O_RDWR | os.O_CREAT)
+
+    def begin_write(self) -> None:
+        """Wait for the writers before this one, then take SQLite's write lock."""
+        if self._queue is not None:
+            fcntl.flock(self._queue, fcntl.LOCK_EX)
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._let_go()
+            raise
+
+    def commit(self) -> None:
+        """Commit, then let the next writer in."""
+        try:
+            super().commit()
+        finally:
+            self._let_go()
+
+    def rollback(self) -> None:
+        """Roll back, then let the next writer in."""
+        try:
+            super().rollback()
+        finally:
+            self._let_go()
+
+    def close(self) -> None:
+        """Close the connection and its lock file."""
+        if self._queue is not None:
+            os.close(self._queue)  # also lets go of the lock
+            self._queue = None
+        super().close()
+
+    def _let_go(self) -> None:
+        if self._queue is not None:
+            fcntl.flock(self._queue, fcntl.LOCK_UN)
 
 
 def session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:

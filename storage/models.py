@@ -98,7 +98,8 @@ class SurveyVersion(Base):
     form_version: Mapped[str] = mapped_column(String(64))
     keyword: Mapped[str] = mapped_column(String(128))
     filename: Mapped[str] = mapped_column(String(256))
-    source: Mapped[bytes]
+    # Deferred: every turn lists the latest versions, but a process parses each source only once.
+    source: Mapped[bytes] = mapped_column(deferred=True)
     checksum: Mapped[str] = mapped_column(String(64))
     imported_at: Mapped[datetime] = mapped_column(Timestamp())
 

@@ -21,8 +21,10 @@ def enqueue(
     delivered: bool = False,
     reply_token: str | None = None,
     kind: str = "reply",
+    claimed_until: datetime | None = None,
 ) -> list[OutboxMessage]:
-    """Add messages for the respondent; `delivered` marks those the channel reads by itself."""
+    """Add messages for the respondent; `delivered` marks those the channel reads by itself, and
+    `claimed_until` those the caller will send right after commit, claimed until then."""
     rows = [
         OutboxMessage(
             respondent_id=respondent.id,
@@ -31,8 +33,9 @@ def enqueue(
             reply_token=reply_token,
             payload=payload,
             kind=kind,
-            status="sent" if delivered else "pending",
-            due_at=now,
+            status="sent" if delivered else "sending" if claimed_until else "pending",
+            due_at=claimed_until or now,
+            attempts=1 if claimed_until else 0,
             sent_at=now if delivered else None,
             created_at=now,
         )
@@ -41,6 +44,16 @@ def enqueue(
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def has_unfinished_replies(session: Session, address: str) -> bool:
+    """Whether replies to this address are still waiting or being sent: later ones go after."""
+    unfinished = select(OutboxMessage.id).where(
+        OutboxMessage.address == address,
+        OutboxMessage.status.in_(("pending", "sending")),
+        OutboxMessage.kind == "reply",
+    )
+    return session.scalar(unfinished.limit(1)) is not None
 
 
 def enqueue_to_group(

@@ -5,20 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, ProcessedEvent, Respondent
 
+#: The INSERT with ON CONFLICT of each database the app runs on.
+INSERT_FOR = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
 
 def claim_event(session: Session, channel: str, event_id: str, now: datetime) -> bool:
     """Record an inbound event id; False when it was already handled (a redelivery)."""
-    try:
-        with session.begin_nested():
-            session.add(ProcessedEvent(channel=channel, event_id=event_id, processed_at=now))
-    except IntegrityError:
-        return False
-    return True
+    # ON CONFLICT DO NOTHING rather than a savepoint around a plain INSERT: one statement, and
+    # PostgreSQL still waits for a parallel redelivery's transaction to decide which one wins.
+    insert = INSERT_FOR[session.get_bind().dialect.name](ProcessedEvent)
+    claimed = session.execute(
+        insert.values(channel=channel, event_id=event_id, processed_at=now)
+        .on_conflict_do_nothing()
+        .returning(ProcessedEvent.id)
+    )
+    return claimed.first() is not None
 
 
 def get_or_create_respondent(

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from bot import create_app
 from bot.coordinators import invite_to_feedback
-from bot.delivery import deliver
+from bot.delivery import LEASE, deliver
+from bot.service import Inbound, handle_inbound
 from storage.models import (
     Answer,
     ConsentRecord,
@@ -30,6 +31,7 @@ from storage.models import (
     Submission,
     Workshop,
 )
+from survey_flows.session import HelloInput
 from tests.corpora import corpus
 
 SECRET = "test-channel-secret"
@@ -195,6 +197,43 @@ def test_each_event_sent_three_times_in_parallel_counts_once(line_app, fake_line
     deliver(line_app.extensions["runtime"], line_app.extensions["runtime"].clock())
     assert count(line_app, Answer) == answered + 1
     assert len(fake_line.messages_to(USER)) == sent + 1
+
+
+def test_two_events_in_one_body_are_each_answered_with_their_own_free_reply(
+    line_app, fake_line
+) -> None:
+    """LINE may batch a user's events: each event's replies use its own reply token, so none
+    falls back to a push, which counts against the monthly quota."""
+    user = LineUser(line_app, fake_line)
+    user.onboard()
+    user.say("สำรวจ")
+    pushes = len(fake_line.pushes())
+    first = user.event("message", message=text_message("12"))
+    second = user.event("message", message=text_message("ช่วยเหลือ"))
+    assert user.post(first, second).status_code == 200
+    deliver(line_app.extensions["runtime"], line_app.extensions["runtime"].clock())
+    tokens = [reply.json["replyToken"] for reply in fake_line.replies()[-2:]]
+    assert tokens == [first["replyToken"], second["replyToken"]]
+    assert len(fake_line.pushes()) == pushes
+
+
+def test_replies_claimed_for_sending_after_commit_are_not_lost_if_the_sender_dies(
+    line_app, fake_line, clock
+) -> None:
+    """The webhook writes its replies already claimed, to send them itself right after commit.
+    If the process dies before it sends, the claim lapses and delivery sends them, once."""
+    runtime = line_app.extensions["runtime"]
+    hello = Inbound("line", USER, HelloInput(), event_id="e1", reply_token="expired-token")
+    turn = handle_inbound(runtime.db, runtime.library, hello, clock.now, runtime.tz, send_now=True)
+    assert turn.claimed and not turn.left_pending
+    # ... and the process dies here, before sending: nothing is sent while the claim holds
+    assert deliver(runtime, clock.now) == 0
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert deliver(runtime, clock.now) == len(turn.claimed)
+    assert "สวัสดีค่ะ" in text_of(fake_line.messages_to(USER))
+    assert deliver(runtime, clock.now) == 0
+    retry_keys = [push.headers["x-line-retry-key"] for push in fake_line.pushes()]
+    assert retry_keys == [message.retry_key for message in turn.claimed]
 
 
 def test_stickers_images_and_files_get_a_friendly_reprompt(line_app, fake_line) -> None:

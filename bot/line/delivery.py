@@ -33,38 +33,44 @@ def deliver_to_line(runtime: Runtime, batch: Sequence[Claimed], now: datetime) -
 
 
 def _deliver_to_one(sender: LineSender, queue: list[Claimed], now: datetime) -> list[Outcome]:
+    """Each run of messages that shares a fresh reply token goes as one reply (free of charge),
+    the rest by push; a message not sent holds back the ones after it."""
     outcomes: list[Outcome] = []
-    replied = _reply(sender, queue, now)
-    outcomes += replied
-    for message in queue[len(replied) :]:
+    spent: set[str] = set()  # tokens LINE refused as used or expired: not tried again
+    rest = queue
+    while rest:
         if outcomes and outcomes[-1].status is not Status.SENT:
             # Keep the conversation in order: a later message waits for the one before it.
-            outcomes.append(Outcome(message.id, Status.RETRY, "waiting for an earlier message"))
-            continue
-        outcomes.append(_push(sender, message))
+            outcomes += [
+                Outcome(m.id, Status.RETRY, "waiting for an earlier message") for m in rest
+            ]
+            break
+        done = _reply(sender, rest, now, spent) or [_push(sender, rest[0])]
+        outcomes += done
+        rest = rest[len(done) :]
     return outcomes
 
 
-def _reply(sender: LineSender, queue: list[Claimed], now: datetime) -> list[Outcome]:
+def _reply(
+    sender: LineSender, queue: list[Claimed], now: datetime, spent: set[str]
+) -> list[Outcome]:
     """Reply with the leading messages that share a fresh reply token, up to 5 LINE messages."""
-    first = queue[0]
-    if not first.reply_token or now - first.created_at > REPLY_TOKEN_LIFETIME:
+    token = queue[0].reply_token
+    if not token or token in spent or now - queue[0].created_at > REPLY_TOKEN_LIFETIME:
         return []
     taken: list[Claimed] = []
     messages: list[dict] = []
     for message in queue:
         rendered = _render(message)
-        if (
-            message.reply_token != first.reply_token
-            or len(messages) + len(rendered) > MAX_PER_REQUEST
-        ):
+        if message.reply_token != token or len(messages) + len(rendered) > MAX_PER_REQUEST:
             break
         taken.append(message)
         messages += rendered
     if not taken:
         return []
-    result = sender.reply(first.reply_token, messages)
+    result = sender.reply(token, messages)
     if result.outcome is Sent.TOKEN_INVALID:
+        spent.add(token)
         return []  # used or expired: these go by push instead
     return [_outcome(message.id, result) for message in taken]
 

@@ -27,7 +27,7 @@ from bot import postback
 from bot.i18n import translate
 from bot.line.render import read_more
 from bot.runtime import Runtime, runtime
-from bot.service import Inbound
+from bot.service import Inbound, Turn
 from storage.models import OutboxMessage, Respondent
 from storage.outbox import enqueue, enqueue_to_group
 from storage.respondents import claim_event, get_or_create_respondent
@@ -54,20 +54,26 @@ def webhook() -> tuple[str, int]:
         abort(400, "invalid signature")
     except (ValueError, KeyError, TypeError):  # not JSON, or not LINE's shape
         abort(400, "malformed body")
-    touched: list[int | None] = []
+    turns: dict[int, list[Turn]] = {}
     for event in events:
         try:
-            touched.append(handle_event(rt, event))
+            turn = handle_event(rt, event)
         except Exception:  # one bad event must not cost the others in the same body
             log.exception("line event failed", extra={"type": getattr(event, "type", "?")})
-    for respondent_id in dict.fromkeys(touched):
-        if respondent_id is not None:
-            rt.deliver_soon(respondent_id)
+            continue
+        if turn is not None:
+            turns.setdefault(turn.respondent_id, []).append(turn)
+    for respondent_id, theirs in turns.items():
+        rt.deliver_soon(
+            respondent_id,
+            [message for turn in theirs for message in turn.claimed],
+            claim_more=any(turn.left_pending for turn in theirs),
+        )
     return "OK", 200
 
 
-def handle_event(rt: Runtime, event: Event) -> int | None:
-    """Carry out one event; return the respondent to send replies to, if any."""
+def handle_event(rt: Runtime, event: Event) -> Turn | None:
+    """Carry out one event; return the turn whose replies are to be sent, if any."""
     event_id = getattr(event, "webhook_event_id", None)
     source = getattr(event, "source", None)
     if isinstance(source, GroupSource | RoomSource):
@@ -85,10 +91,10 @@ def handle_event(rt: Runtime, event: Event) -> int | None:
         return None
     if isinstance(event, FollowEvent):
         _set_reachable(rt, user_id, None, reachable=True)
-    turn = rt.handle(
-        Inbound(CHANNEL, user_id, given, event_id=event_id, reply_token=event.reply_token)
+    return rt.handle(
+        Inbound(CHANNEL, user_id, given, event_id=event_id, reply_token=event.reply_token),
+        send_now=True,
     )
-    return turn.respondent_id if turn else None
 
 
 def _input_of(event: Event) -> Input | None:
@@ -135,7 +141,7 @@ def _note_group(rt: Runtime, source, event: Event, event_id: str | None) -> int 
 
 def _more_choices(
     rt: Runtime, user_id: str, event_id: str | None, token: str | None, row_id: int, offset: int
-) -> int | None:
+) -> Turn | None:
     """ "ถัดไป" on a long list of choices: the same buttons again, from `offset`."""
     now = rt.clock()
     with rt.db.begin() as session:
@@ -153,4 +159,4 @@ def _more_choices(
             "offset": offset,
         }
         enqueue(session, respondent, [payload], now, reply_token=token)
-        return respondent.id
+        return Turn(respondent.id)
