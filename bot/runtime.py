@@ -111,7 +111,13 @@ class Runtime:
     ) -> None:
         try:
             delivery.send(self, claimed, self.clock())
-            if claim_more:  # after the claimed ones, which come first in the chat
+            # A reply written while ours were being sent had to wait for them (a chat reads in
+            # order, and its own sender could not claim it): take it now, not at a worker's poll.
+            if claim_more or (
+                claimed
+                and respondent_id is not None
+                and delivery.has_due_replies(self.read_db, respondent_id, self.clock())
+            ):
                 delivery.deliver(self, self.clock(), respondent_id)
         except Exception:  # the worker will try again; a background thread has no one to tell
             log.exception("sending after commit failed")

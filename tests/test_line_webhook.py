@@ -333,6 +333,33 @@ def test_a_slow_line_api_never_slows_the_webhook(database_url, clock, fake_line)
     app.extensions["runtime"].close()
 
 
+def test_a_reply_written_while_the_last_one_is_being_sent_follows_it_at_once(
+    database_url, clock, fake_line
+) -> None:
+    """A quick second message: its reply waits for the first reply to be sent (a chat reads in
+    order), then goes out at once with its own token, with no delivery worker running."""
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "CLOCK": clock,
+            "LINE_CHANNEL_SECRET": SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+            "LINE_API_BASE_URL": fake_line.base_url,
+        }
+    )
+    assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
+    user = LineUser(app, fake_line)
+    fake_line.delay_next(1.5)  # LINE takes the greeting, but its answer is slow to come back
+    assert user.post(user.event("follow")).status_code == 200
+    fake_line.wait_for_messages(1)
+    greeting = len(fake_line.messages_to(USER))
+    question = user.event("message", message=text_message("ช่วยเหลือ"))
+    assert user.post(question).status_code == 200
+    fake_line.wait_for_messages(greeting + 1, timeout=10)
+    assert fake_line.replies()[-1].json["replyToken"] == question["replyToken"]
+    app.extensions["runtime"].close()
+
+
 def test_an_expired_reply_token_falls_back_to_push_with_a_retry_key(line_app, fake_line) -> None:
     """The free reply is tried first; when its token has expired, the message is pushed."""
     user = LineUser(line_app, fake_line)
