@@ -14,9 +14,11 @@ What it does, in one run (see bench/README.md for how to read the output):
    events in order). Latency is measured from each event's *scheduled* send time, so a slow
    server cannot hide its queueing delay (no coordinated omission).
 3. Saturation: closed loop, N concurrent senders each with its own keep-alive connection.
-4. Ceiling: with the app stopped, 1 process and then N processes commit one small row per
+4. Floor: the same closed loop with LINE's "verify" body (signed, no events), which the app
+   checks and parses but stores nothing for: the most the shell alone can answer.
+5. Ceiling: with the app stopped, 1 process and then N processes commit one small row per
    transaction into a scratch table in the same database, as fast as they can.
-5. Prints a table: events/s, p50/p99 latency, commits/s of the ceiling, the ratio and the goals.
+6. Prints a table: events/s, p50/p99 latency, commits/s of the ceiling, the ratios and the goals.
 
 This is a benchmark, not a test: it asserts nothing and changes no application code or data
 outside what it creates (and drops) itself.
