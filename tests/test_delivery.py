@@ -55,6 +55,21 @@ def test_a_lapsed_claim_is_taken_again_and_the_late_outcome_is_ignored(app, cloc
         assert (row.status, row.last_error) == ("sent", None)
 
 
+def test_a_late_sent_from_a_lapsed_claim_does_not_cover_the_new_senders_failure(app, clock) -> None:
+    """The stalled sender says "sent" after another took the message over and hit an error: the
+    message is tried again rather than marked sent on the stalled sender's word."""
+    [message] = queue(app, clock, "overtaken", 1)
+    db = app.extensions["runtime"].db
+    [stalled] = claim(db, clock.now)
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    [retaken] = claim(db, clock.now)
+    record(db, [Outcome(message, Status.SENT)], {message: stalled.attempts}, clock.now)
+    record(db, [Outcome(message, Status.RETRY, "503")], {message: retaken.attempts}, clock.now)
+    with db() as session:
+        row = session.get(OutboxMessage, message)
+        assert (row.status, row.last_error, row.sent_at) == ("pending", "503", None)
+
+
 def test_concurrent_senders_never_take_the_same_message(app, clock) -> None:
     """Eight senders claiming at once (SKIP LOCKED on PostgreSQL) share 200 messages exactly."""
     for n in range(20):
