@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 def healthz() -> tuple[dict, int]:
     """Report whether the database answers a trivial query."""
     try:
-        with runtime().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with runtime().read_db() as session:  # read only: never waits behind the writers
+            session.execute(text("SELECT 1"))
     except SQLAlchemyError as error:
         log.warning("database unreachable", extra={"error": str(error)})
         return {"status": "unavailable", "database": "unreachable"}, 503

@@ -5,14 +5,18 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys, for concurrent use."""
+def make_engine(url: str, *, busy_timeout: float = 30) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys, and writers that wait their turn for up
+    to `busy_timeout` seconds before failing with "database is locked"."""
     if url.startswith("postgres://"):  # the scheme Heroku-style platforms hand out
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
@@ -22,7 +26,9 @@ def make_engine(url: str) -> Engine:
     database = url.split("///", 1)[-1]
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "factory": QueuedWriterConnection})
+    engine = create_engine(
+        url, connect_args={"timeout": busy_timeout, "factory": QueuedWriterConnection}
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
@@ -33,7 +39,6 @@ def _sqlite_pragmas(connection, _record) -> None:
     connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -45,30 +50,51 @@ def _sqlite_begin_immediate(connection) -> None:
     # simulator's polling) need no lock: WAL lets them read beside a writer.
     if connection.get_execution_options().get("readonly"):
         connection.exec_driver_sql("BEGIN")
-    else:
+        return
+    try:
         connection.connection.dbapi_connection.begin_write()
+    except sqlite3.OperationalError as error:  # as SQLAlchemy wraps errors from its own calls
+        raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+
+
+#: Per database file, the writers of this process: they wait here, without polling, and only
+#: the first in line waits for the other processes' writers.
+_process_writers: dict[str, threading.Lock] = {}
+_process_writers_guard = threading.Lock()
+
+
+def _writers_of_this_process(path: str) -> threading.Lock:
+    with _process_writers_guard:
+        return _process_writers.setdefault(path, threading.Lock())
 
 
 class QueuedWriterConnection(sqlite3.Connection):
-    """A SQLite connection whose write transactions wait their turn on a lock file beside the
-    database, so that a writer starts the moment the one before it ends.
+    """A SQLite connection whose write transactions wait their turn, so that a writer starts
+    the moment the one before it ends.
 
-    SQLite's own busy handler polls: a waiting writer sleeps, up to 100 ms at a time, and under
-    load the write lock sits free while the writers that want it sleep (bench/README.md). A
-    blocking flock() wakes a waiter as soon as the lock is let go, and it waits with the GIL
-    released. SQLite's lock still guards the data; this only orders the writers of this app.
+    SQLite's own busy handler sleeps, up to 100 ms at a time, and under load the write lock sat
+    free while the writers that wanted it slept (bench/README.md). Here the writers of one
+    process queue on a lock in memory, which wakes the next the moment it is let go; the first
+    in line takes a lock file beside the database (`<db>-writers`), shared with the other
+    processes, trying again every millisecond or two while another process holds it. Like
+    SQLite's, both waits give up after the connection's timeout. SQLite's own lock still guards
+    the data; this only orders the app's writers.
     """
 
     def __init__(self, database: str, *args, **kwargs) -> None:
         super().__init__(database, *args, **kwargs)
-        in_memory = str(database) in ("", ":memory:") or str(database).startswith("file:")
-        self._queue = None if in_memory else os.open(f"{database}-writers", os.O_RDWR | os.O_CREAT)
+        self._timeout = float(kwargs.get("timeout", args[0] if args else 5.0))
+        path = str(database)
+        in_memory = path in ("", ":memory:") or path.startswith("file:")
+        self._path = None if in_memory else path
+        self._lock_file: int | None = None  # opened at the first write: readers never need it
+        self._in_line = False
 
     def begin_write(self) -> None:
         """Wait for the writers before this one, then take SQLite's write lock."""
-        if self._queue is not None:
-            fcntl.flock(self._queue, fcntl.LOCK_EX)
         try:
+            if self._path is not None:
+                self._wait_turn()
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
             self._let_go()
@@ -90,14 +116,39 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def close(self) -> None:
         """Close the connection and its lock file."""
-        if self._queue is not None:
-            os.close(self._queue)  # also lets go of the lock
-            self._queue = None
+        self._let_go()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
         super().close()
 
+    def _wait_turn(self) -> None:
+        deadline = time.monotonic() + self._timeout
+        if not _writers_of_this_process(self._path).acquire(timeout=self._timeout):
+            raise sqlite3.OperationalError("database is locked")
+        self._in_line = True
+        if self._lock_file is None:
+            try:
+                self._lock_file = os.open(f"{self._path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # a read-only directory, say: SQLite's own lock still works
+                return
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+
     def _let_go(self) -> None:
-        if self._queue is not None:
-            fcntl.flock(self._queue, fcntl.LOCK_UN)
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        if self._in_line:
+            self._in_line = False
+            _writers_of_this_process(self._path).release()
 
 
 def session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:

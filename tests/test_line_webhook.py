@@ -349,7 +349,9 @@ def test_a_reply_written_while_the_last_one_is_being_sent_follows_it_at_once(
     )
     assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
     user = LineUser(app, fake_line)
-    fake_line.delay_next(1.5)  # LINE takes the greeting, but its answer is slow to come back
+    # LINE takes the greeting, but its answer is slow to come back: long enough that the
+    # second message's turn commits while the greeting is still being sent
+    fake_line.delay_next(3.0)
     assert user.post(user.event("follow")).status_code == 200
     fake_line.wait_for_messages(1)
     greeting = len(fake_line.messages_to(USER))

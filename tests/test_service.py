@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from bot.service import Inbound
 from storage.models import (
@@ -264,6 +266,15 @@ def test_healthz_answers_when_the_database_does(client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json()["database"] == "ok"
+
+
+def test_healthz_answers_at_once_while_a_turn_is_writing(app, client) -> None:
+    """A load balancer's health check must not queue behind the writers (SQLite's lock)."""
+    with app.extensions["runtime"].db.begin() as session:
+        session.execute(sql("SELECT 1"))  # a write transaction is open, holding the lock
+        started = time.monotonic()
+        assert client.get("/healthz").status_code == 200
+        assert time.monotonic() - started < 5
 
 
 def test_healthz_is_503_when_the_database_is_gone(tmp_path: Path, clock) -> None:

@@ -5,11 +5,14 @@ The queue only exists on SQLite, the embedded default; PostgreSQL locks rows ins
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from storage.db import make_engine, session_factory
 
@@ -64,6 +67,57 @@ def test_a_failed_write_lets_the_next_writer_in(engines) -> None:
         raise RuntimeError("the turn failed")
     assert write_in_background(second, "kept").wait(10)
     assert notes(second) == ["kept"]
+
+
+def test_a_writer_that_waits_too_long_gives_up_rather_than_hang(engines, tmp_path) -> None:
+    """A transaction left open (an operator's shell, a stopped process) holds the lock: the
+    next writer fails after the busy timeout, as with SQLite's own lock, instead of waiting
+    forever with every other request behind it."""
+    first, _ = engines
+    impatient = make_engine(f"sqlite:///{tmp_path / 'bot.db'}", busy_timeout=0.5)
+    with first.begin() as connection:
+        connection.execute(text("INSERT INTO note VALUES ('held')"))
+        for _attempt in range(2):  # the second try must not find the lock half taken
+            with pytest.raises(OperationalError, match="locked"), impatient.begin() as other:
+                other.execute(text("INSERT INTO note VALUES ('late')"))
+    with impatient.begin() as connection:
+        connection.execute(text("INSERT INTO note VALUES ('in time')"))
+    assert notes(first) == ["held", "in time"]
+    impatient.dispose()
+
+
+HOLD_THE_LOCK_FILE = """
+import fcntl, os, sys, time
+lock = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_writer_gives_up_on_another_process_that_holds_the_queue(tmp_path) -> None:
+    """Another process stuck inside a write (holding the lock file) costs this one the busy
+    timeout, then "database is locked"; once that process is gone, writing works again."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    impatient = make_engine(url, busy_timeout=0.5)
+    with impatient.begin() as connection:
+        connection.execute(text("CREATE TABLE note (body TEXT)"))
+    stuck = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK_FILE, f"{tmp_path / 'bot.db'}-writers"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stuck.stdout.readline().strip() == "holding"
+        with pytest.raises(OperationalError, match="locked"), impatient.begin() as connection:
+            connection.execute(text("INSERT INTO note VALUES ('late')"))
+    finally:
+        stuck.kill()
+        stuck.wait()
+    with impatient.begin() as connection:
+        connection.execute(text("INSERT INTO note VALUES ('in time')"))
+    assert notes(impatient) == ["in time"]
+    impatient.dispose()
 
 
 def test_readers_never_wait_for_the_writers(engines) -> None:

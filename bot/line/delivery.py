@@ -36,7 +36,7 @@ def _deliver_to_one(sender: LineSender, queue: list[Claimed], now: datetime) -> 
     """Each run of messages that shares a fresh reply token goes as one reply (free of charge),
     the rest by push; a message not sent holds back the ones after it."""
     outcomes: list[Outcome] = []
-    spent: set[str] = set()  # tokens LINE refused as used or expired: not tried again
+    spent: set[str] = set()  # tokens already tried: LINE takes each one once
     rest = queue
     while rest:
         if outcomes and outcomes[-1].status is not Status.SENT:
@@ -69,8 +69,8 @@ def _reply(
     if not taken:
         return []
     result = sender.reply(token, messages)
+    spent.add(token)  # a token answers once: the rest of its run (past 5 messages) is pushed
     if result.outcome is Sent.TOKEN_INVALID:
-        spent.add(token)
         return []  # used or expired: these go by push instead
     return [_outcome(message.id, result) for message in taken]
 
