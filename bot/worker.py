@@ -7,16 +7,31 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.coordinators import invite_to_feedback
 from bot.delivery import deliver
 from bot.runtime import Runtime
+from storage.respondents import forget_events_before
 
 log = logging.getLogger(__name__)
 
 #: How long an idle worker waits before looking again; due messages go out within this.
 POLL_SECONDS = 1.0
+#: How long handled event ids are kept to recognise a redelivery: far longer than any platform
+#: retries, and short enough that the table stays small.
+EVENT_MEMORY = timedelta(days=30)
+#: How often a worker forgets the event ids older than that.
+FORGET_EVERY = timedelta(hours=1)
+
+
+def forget_old_events(runtime: Runtime, now: datetime) -> int:
+    """Drop the ids of events handled longer than EVENT_MEMORY ago; return how many."""
+    with runtime.db.begin() as session:
+        forgotten = forget_events_before(session, now - EVENT_MEMORY)
+    if forgotten:
+        log.info("forgot old events", extra={"events": forgotten})
+    return forgotten
 
 
 def run(runtime: Runtime, clock: Callable[[], datetime]) -> None:
@@ -30,8 +45,12 @@ def run(runtime: Runtime, clock: Callable[[], datetime]) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("worker started")
+    forgotten_at: datetime | None = None
     while not stopping:
         try:
+            if forgotten_at is None or clock() - forgotten_at >= FORGET_EVERY:
+                forget_old_events(runtime, clock())
+                forgotten_at = clock()
             handled = deliver(runtime, clock()) + invite_to_feedback(runtime, clock())
         except Exception:  # a database hiccup must not kill the worker; it tries again
             log.exception("delivery round failed")

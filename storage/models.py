@@ -166,7 +166,8 @@ class ProcessedEvent(Base):
     id: Mapped[int] = mapped_column(Serial, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(128))
-    processed_at: Mapped[datetime] = mapped_column(Timestamp())
+    # indexed for the worker, which forgets old events (bot/worker.py)
+    processed_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
 
 
 class OutboxMessage(Base):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, ProcessedEvent, Respondent
+
+#: The pseudo-channel under which a group chat's id is kept once the group has been told that
+#: the survey works 1:1 with the bot: kept for good, so a group is told only once.
+GROUP_TOLD = "line-group"
 
 #: The INSERT with ON CONFLICT of each database the app runs on.
 INSERT_FOR = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -26,6 +30,20 @@ def claim_event(session: Session, channel: str, event_id: str, now: datetime) ->
         .returning(ProcessedEvent.id)
     )
     return claimed.first() is not None
+
+
+def forget_events_before(session: Session, before: datetime) -> int:
+    """Forget the ids of events handled before `before` (not the groups told); return how many.
+
+    Platforms redeliver an event within minutes or hours, never weeks later, so an old id only
+    takes up space.
+    """
+    forgotten = session.execute(
+        delete(ProcessedEvent).where(
+            ProcessedEvent.processed_at < before, ProcessedEvent.channel != GROUP_TOLD
+        )
+    )
+    return forgotten.rowcount
 
 
 def get_or_create_respondent(

@@ -30,7 +30,7 @@ from bot.runtime import Runtime, runtime
 from bot.service import Inbound, Turn
 from storage.models import OutboxMessage, Respondent
 from storage.outbox import enqueue, enqueue_to_group
-from storage.respondents import claim_event, get_or_create_respondent
+from storage.respondents import GROUP_TOLD, claim_event, get_or_create_respondent
 from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
 
 blueprint = Blueprint("line", __name__)
@@ -131,7 +131,7 @@ def _note_group(rt: Runtime, source, event: Event, event_id: str | None) -> int 
         if event_id and not claim_event(session, CHANNEL, event_id, now):
             return None
         # one note per group, ever: the group id is remembered like an event id
-        if not claim_event(session, "line-group", group_id, now):
+        if not claim_event(session, GROUP_TOLD, group_id, now):
             return None
         note = {"text": translate("line.group_note", "th"), "buttons": []}
         enqueue_to_group(session, CHANNEL, group_id, note, now, token)
