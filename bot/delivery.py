@@ -116,18 +116,6 @@ def claim(
         return claimed
 
 
-def has_due_replies(db: sessionmaker[Session], respondent_id: int, now: datetime) -> bool:
-    """Whether replies to the respondent are waiting to be claimed (read only: no write lock)."""
-    with db.begin() as session:
-        waiting = select(OutboxMessage.id).where(
-            OutboxMessage.respondent_id == respondent_id,
-            OutboxMessage.status == "pending",
-            OutboxMessage.kind == "reply",
-            OutboxMessage.due_at <= now,
-        )
-        return session.scalar(waiting.limit(1)) is not None
-
-
 def _in_order(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
     """Keep, for each address, only the rows no unfinished earlier message must precede.
 

@@ -22,6 +22,7 @@ from bot.line.sender import LineSender
 from bot.service import Inbound, Turn, handle_inbound
 from bot.workshops import DEFAULT_BASE_URL
 from storage.db import make_engine, session_factory
+from storage.outbox import has_unfinished_replies
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +114,14 @@ class Runtime:
             delivery.send(self, claimed, self.clock())
             # A reply written while ours were being sent had to wait for them (a chat reads in
             # order, and its own sender could not claim it): take it now, not at a worker's poll.
-            if claim_more or (
-                claimed
-                and respondent_id is not None
-                and delivery.has_due_replies(self.read_db, respondent_id, self.clock())
-            ):
+            if claim_more or (claimed and self._has_unfinished_replies(claimed[0].address)):
                 delivery.deliver(self, self.clock(), respondent_id)
         except Exception:  # the worker will try again; a background thread has no one to tell
             log.exception("sending after commit failed")
+
+    def _has_unfinished_replies(self, address: str) -> bool:
+        with self.read_db() as session:  # read only: takes no write lock
+            return has_unfinished_replies(session, address)
 
     def close(self) -> None:
         """Finish background sends and close database connections."""

@@ -71,11 +71,10 @@ class Turn:
     """What handling one inbound event touched: whose replies to send."""
 
     respondent_id: int
-    #: Replies written already claimed, for the caller to send right after commit.
+    #: Replies written already claimed, for the caller to send right after commit. Empty when
+    #: they were left for delivery to claim: the caller did not ask to send them, or earlier
+    #: replies to the same chat are still unsent and these must wait their turn.
     claimed: tuple[Claimed, ...] = ()
-    #: Whether replies were left for delivery to claim (the caller did not ask to send them, or
-    #: earlier replies to the same chat are still unsent and these must wait their turn).
-    left_pending: bool = True
 
 
 def handle_inbound(
@@ -161,9 +160,7 @@ def handle_inbound(
 
 
 def _turn(respondent: Respondent, rows: list, claimed_until: datetime | None) -> Turn:
-    if claimed_until is None:
-        return Turn(respondent.id)
-    return Turn(respondent.id, tuple(Claimed.of(row) for row in rows), left_pending=False)
+    return Turn(respondent.id, tuple(Claimed.of(row) for row in rows) if claimed_until else ())
 
 
 def _record(

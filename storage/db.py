@@ -87,6 +87,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         path = str(database)
         in_memory = path in ("", ":memory:") or path.startswith("file:")
         self._path = None if in_memory else path
+        self._process_writers = None if in_memory else _writers_of_this_process(path)
         self._lock_file: int | None = None  # opened at the first write: readers never need it
         self._in_line = False
 
@@ -124,7 +125,7 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def _wait_turn(self) -> None:
         deadline = time.monotonic() + self._timeout
-        if not _writers_of_this_process(self._path).acquire(timeout=self._timeout):
+        if not self._process_writers.acquire(timeout=self._timeout):
             raise sqlite3.OperationalError("database is locked")
         self._in_line = True
         if self._lock_file is None:
@@ -148,7 +149,7 @@ class QueuedWriterConnection(sqlite3.Connection):
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         if self._in_line:
             self._in_line = False
-            _writers_of_this_process(self._path).release()
+            self._process_writers.release()
 
 
 def session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:

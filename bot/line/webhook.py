@@ -67,7 +67,7 @@ def webhook() -> tuple[str, int]:
         rt.deliver_soon(
             respondent_id,
             [message for turn in theirs for message in turn.claimed],
-            claim_more=any(turn.left_pending for turn in theirs),
+            claim_more=any(not turn.claimed for turn in theirs),
         )
     return "OK", 200
 
