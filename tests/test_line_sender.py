@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.line.sender import LineApiError, LineSender, Outcome, data_host_for
+from tests.test_fake_line import MENU
 
 if TYPE_CHECKING:
     from tests.fake_line import FakeLine
@@ -22,18 +23,6 @@ pytest_plugins = ["tests.fake_line"]
 USER = "U4af4980629e0c1bd7c5c4d13d7dc0bb1"
 TEXT = {"type": "text", "text": "ขอบคุณที่ตอบแบบสำรวจครับ"}
 TIMEOUT = 0.5
-MENU = {
-    "size": {"width": 2500, "height": 843},
-    "selected": True,
-    "name": "เมนูหลัก",
-    "chatBarText": "เมนู",
-    "areas": [
-        {
-            "bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
-            "action": {"type": "postback", "data": "menu=help"},
-        }
-    ],
-}
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -38,23 +39,35 @@ SECRET = "test-channel-secret"
 USER = "U" + "a" * 32
 
 
-@pytest.fixture
-def line_app(database_url, clock, fake_line):
-    """The app wired to the fake LINE API, sending only when the test says so."""
+def app_with_line(database_url, clock, fake_line, **config: Any) -> Iterator[Flask]:
+    """The app wired to the fake LINE API, with the demo content loaded."""
     app = create_app(
         {
             "DATABASE_URL": database_url,
             "CLOCK": clock,
-            "TESTING": True,
             "LINE_CHANNEL_SECRET": SECRET,
             "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
             "LINE_API_BASE_URL": fake_line.base_url,
-            "DELIVER_AFTER_COMMIT": False,
+            **config,
         }
     )
     assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
     yield app
     app.extensions["runtime"].close()
+
+
+@pytest.fixture
+def line_app(database_url, clock, fake_line):
+    """The app wired to the fake LINE API, sending only when the test says so."""
+    yield from app_with_line(
+        database_url, clock, fake_line, TESTING=True, DELIVER_AFTER_COMMIT=False
+    )
+
+
+@pytest.fixture
+def sending_line_app(database_url, clock, fake_line):
+    """The app wired to the fake LINE API, sending replies itself right after commit."""
+    yield from app_with_line(database_url, clock, fake_line)
 
 
 class LineUser:
@@ -312,43 +325,22 @@ def test_the_line_corpus_is_handled_or_ignored_without_error(line_app, fake_line
     assert unreachable
 
 
-def test_a_slow_line_api_never_slows_the_webhook(database_url, clock, fake_line) -> None:
+def test_a_slow_line_api_never_slows_the_webhook(sending_line_app, fake_line) -> None:
     """LINE answering in 3 s: the webhook still answers well inside LINE's 2 s."""
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "CLOCK": clock,
-            "LINE_CHANNEL_SECRET": SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
-            "LINE_API_BASE_URL": fake_line.base_url,
-        }
-    )
-    assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
     fake_line.delay_next(3.0, count=5)
-    user = LineUser(app, fake_line)
+    user = LineUser(sending_line_app, fake_line)
     started = time.perf_counter()
     assert user.post(user.event("follow")).status_code == 200
     assert time.perf_counter() - started < 1.0
     fake_line.wait_for_messages(2, timeout=15)  # the reply still arrives, later
-    app.extensions["runtime"].close()
 
 
 def test_a_reply_written_while_the_last_one_is_being_sent_follows_it_at_once(
-    database_url, clock, fake_line
+    sending_line_app, fake_line
 ) -> None:
     """A quick second message: its reply waits for the first reply to be sent (a chat reads in
     order), then goes out at once with its own token, with no delivery worker running."""
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "CLOCK": clock,
-            "LINE_CHANNEL_SECRET": SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
-            "LINE_API_BASE_URL": fake_line.base_url,
-        }
-    )
-    assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
-    user = LineUser(app, fake_line)
+    user = LineUser(sending_line_app, fake_line)
     # LINE takes the greeting, but its answer is slow to come back: long enough that the
     # second message's turn commits while the greeting is still being sent
     fake_line.delay_next(3.0)
@@ -359,7 +351,6 @@ def test_a_reply_written_while_the_last_one_is_being_sent_follows_it_at_once(
     assert user.post(question).status_code == 200
     fake_line.wait_for_messages(greeting + 1, timeout=10)
     assert fake_line.replies()[-1].json["replyToken"] == question["replyToken"]
-    app.extensions["runtime"].close()
 
 
 def test_an_expired_reply_token_falls_back_to_push_with_a_retry_key(line_app, fake_line) -> None:

@@ -94,14 +94,20 @@ def test_a_full_survey_is_stored_with_raw_value_version_and_channel(app, client)
         assert years.survey_version_id == submission.survey_version_id
 
 
-def test_tapping_several_choices_keeps_every_pick(app, client) -> None:
-    """A multi-select answered by taps, one message each, stores all the picks."""
+def at_the_customers_question(client) -> Respondent:
+    """A respondent who has answered the livelihood survey up to "who are your customers?"."""
     person = Respondent(client)
     person.onboard()
     person.tap("สำรวจ")
     person.say("12")
     person.say("ข้าม")
     person.tap("เท่าเดิม")
+    return person
+
+
+def test_tapping_several_choices_keeps_every_pick(app, client) -> None:
+    """A multi-select answered by taps, one message each, stores all the picks."""
+    person = at_the_customers_question(client)
     person.tap("นักท่องเที่ยวไทย")
     picked = person.tap("คนในพื้นที่")
     assert "เลือกไว้แล้ว: นักท่องเที่ยวไทย, คนในพื้นที่" in texts(picked)
@@ -302,12 +308,7 @@ def test_an_answer_that_no_longer_applies_is_withdrawn(app, client, tmp_path: Pa
 
 def test_too_many_picks_start_the_question_afresh(app, client) -> None:
     """Four picks where three are allowed: the limit is explained and every choice comes back."""
-    person = Respondent(client)
-    person.onboard()
-    person.tap("สำรวจ")
-    person.say("12")
-    person.say("ข้าม")
-    person.tap("เท่าเดิม")
+    person = at_the_customers_question(client)
     for label in ("นักท่องเที่ยวไทย", "นักท่องเที่ยวต่างชาติ", "คนในพื้นที่", "คณะดูงาน/โรงเรียน"):
         person.tap(label)
     refused = person.tap("เสร็จ")
