@@ -683,7 +683,9 @@ class Database:
 
 
 def prepare_database(url: str | None, workdir: Path) -> Database:
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import make_url
+
+    from bench.run_database import create_run_database
 
     if url is None:
         path = workdir / "bench.db"
@@ -694,28 +696,15 @@ def prepare_database(url: str | None, workdir: Path) -> Database:
         if parsed.drivername.startswith("sqlite"):
             return Database("sqlite", url, url, f"SQLite ({parsed.database})")
         raise SystemExit(f"unsupported database URL: {url}")
-    parsed = parsed.set(drivername="postgresql+psycopg")
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {PG_APP_DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {PG_APP_DATABASE}"))
-        version = connection.execute(text("SHOW server_version")).scalar()
-        sync = connection.execute(text("SHOW synchronous_commit")).scalar()
-    app_url = parsed.set(database=PG_APP_DATABASE).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_APP_DATABASE} WITH (FORCE)"))
-        admin.dispose()
-
+    run = create_run_database(url, PG_APP_DATABASE)
     db = Database(
         "postgresql",
-        app_url,
-        parsed.render_as_string(hide_password=False),
-        f"PostgreSQL {version} (synchronous_commit={sync}); app in database {PG_APP_DATABASE}, "
-        f"ceiling in {parsed.database}",
+        run.url,
+        run.server_url,
+        f"PostgreSQL {run.version} (synchronous_commit={run.synchronous_commit}); "
+        f"app in database {PG_APP_DATABASE}, ceiling in {parsed.database}",
     )
-    db.cleanup.append(drop)
+    db.cleanup.append(run.drop)
     return db
 
 

@@ -72,32 +72,20 @@ class Database:
 
 def prepare_database(url: str | None, workdir: Path) -> Database:
     """A fresh, migrated database: a temp SQLite file, or `bench_reminders` beside `url`."""
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import make_url
 
+    from bench.run_database import create_run_database
     from storage.migrate import upgrade
 
     if url is None:
         path = workdir / "bench.db"
         db = Database("sqlite", f"sqlite:///{path}", f"SQLite (fresh file {path})")
     else:
-        parsed = make_url(url)
-        if not parsed.drivername.startswith("postgresql"):
+        if not make_url(url).drivername.startswith("postgresql"):
             raise SystemExit(f"--database-url must be PostgreSQL (SQLite is the default): {url}")
-        parsed = parsed.set(drivername="postgresql+psycopg")
-        admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-            connection.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
-            version = connection.execute(text("SHOW server_version")).scalar()
-
-        def drop() -> None:
-            with admin.connect() as connection:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-            admin.dispose()
-
-        app_url = parsed.set(database=PG_DATABASE).render_as_string(hide_password=False)
-        db = Database("postgresql", app_url, f"PostgreSQL {version}, database {PG_DATABASE}")
-        db.cleanup.append(drop)
+        run = create_run_database(url, PG_DATABASE)
+        db = Database("postgresql", run.url, f"PostgreSQL {run.version}, database {PG_DATABASE}")
+        db.cleanup.append(run.drop)
     upgrade(db.url)
     return db
 
