@@ -37,6 +37,8 @@ migrate: $(BIN)/.installed
 	$(BIN)/flask migrate
 
 # The web app and the delivery worker together; Ctrl-C stops both.
+# Calendar links in the chat point at this server unless PUBLIC_BASE_URL says otherwise.
+run: export PUBLIC_BASE_URL := $(or $(PUBLIC_BASE_URL),http://127.0.0.1:$(PORT))
 run: $(BIN)/.installed compile-locales migrate
 	$(BIN)/flask load-demo
 	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

@@ -915,6 +915,7 @@ def main() -> int:
             "DATABASE_URL": db.app_url,
             "LINE_CHANNEL_SECRET": SECRET,
             "LINE_CHANNEL_ACCESS_TOKEN": fake.token,
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
             "LINE_API_BASE_URL": fake.base_url,
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }

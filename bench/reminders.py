@@ -212,6 +212,7 @@ def start_workers(db: Database, fake: Any, count: int, workdir: Path) -> list[su
     env = os.environ | {
         "DATABASE_URL": db.url,
         "LINE_CHANNEL_ACCESS_TOKEN": fake.token,
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
         "LINE_API_BASE_URL": fake.base_url,
         "LINE_CHANNEL_SECRET": "bench",
         "LOG_LEVEL": "INFO",

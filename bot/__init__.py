@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import calendar, cli, health, simulator
+from bot import calendar, cli, health, security, simulator
 from bot.line import webhook as line_webhook
 from bot.logs import configure_logging
 from bot.runtime import Runtime
+from storage.db import UNAVAILABLE
+
+app_log = logging.getLogger(__name__)
+
+#: LINE's webhook bodies are a few kilobytes; anything far larger is refused with a 413.
+MAX_BODY_BYTES = 256 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work: the app refuses to start rather than misbehave later."""
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,16 +39,42 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         LINE_CHANNEL_ACCESS_TOKEN=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
+        # How many proxies in front set X-Forwarded-For/-Proto/-Host (0: none is trusted).
+        TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES") or 0),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         # the web process sends fresh replies itself, so a chat feels instant without a worker
         DELIVER_AFTER_COMMIT=True,
     )
     if config:
         app.config.update(config)
     configure_logging(app.config["LOG_LEVEL"])
+    _check(app.config)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["runtime"] = Runtime.from_config(app.config)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(simulator.blueprint)
     app.register_blueprint(line_webhook.blueprint)
     app.register_blueprint(calendar.blueprint)
     cli.init_app(app)
+    security.init_app(app)
+    for error in UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
     return app
+
+
+def _check(config: Mapping[str, Any]) -> None:
+    """Refuse a configuration that would send broken links to real people."""
+    messaging = config["LINE_CHANNEL_ACCESS_TOKEN"] or config.get("TELEGRAM_BOT_TOKEN")
+    if messaging and not config["PUBLIC_BASE_URL"]:
+        raise ConfigError(
+            "PUBLIC_BASE_URL must be set when LINE or Telegram is configured: it is the "
+            "address phones open calendar links at, e.g. https://bot.example.org"
+        )
+
+
+def _database_unavailable(error: Exception) -> tuple[dict, int]:
+    """A request the database could not serve: 503, so a client (or platform) tries again."""
+    app_log.warning("database unavailable", extra={"error": type(error).__name__})
+    return {"error": "the database is unavailable, try again shortly"}, 503

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort
@@ -40,7 +41,9 @@ def registration_calendar(token: str) -> Response:
     workshop = registration.workshop
     event = Event()
     # Stable per registration, so importing the file again updates the event, not doubles it.
-    event.add("uid", f"registration-{registration.id}@{UID_DOMAIN}")
+    # Derived from the link's secret rather than the row id, which would tell how many
+    # people registered before.
+    event.add("uid", f"{uuid.uuid5(uuid.NAMESPACE_URL, token)}@{UID_DOMAIN}")
     event.add("dtstamp", rt.clock())
     event.add("summary", workshop.course.title_th)
     event.add("dtstart", workshop.starts_at.astimezone(rt.tz))

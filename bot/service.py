@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from bot.delivery import LEASE, Claimed
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
 from bot.quiet_hours import next_allowed
 from bot.rendering import render
+from bot.storable import storable
 from bot.workshops import DEFAULT_BASE_URL, WorkshopDesk
 from storage.models import (
     Answer,
@@ -36,11 +37,14 @@ from survey_flows.session import (
     Event,
     Input,
     LanguageChanged,
+    OtherInput,
     ScoresComputed,
     State,
     Step,
     SurveyCompleted,
     SurveyStarted,
+    TapInput,
+    TextInput,
 )
 
 log = logging.getLogger(__name__)
@@ -94,6 +98,7 @@ def handle_inbound(
     delivery worker sends them.
     """
     started = time.perf_counter()
+    inbound = _storable(inbound)
     with db.begin() as session:
         if inbound.event_id and not claim_event(session, inbound.channel, inbound.event_id, now):
             log.info(
@@ -157,6 +162,24 @@ def handle_inbound(
         },
     )
     return _turn(respondent, rows, claimed_until)
+
+
+def _storable(inbound: Inbound) -> Inbound:
+    """The inbound with every text it carries made storable, so odd text is answered, not lost."""
+    given = inbound.input
+    if isinstance(given, TextInput):
+        given = TextInput(storable(given.text))
+    elif isinstance(given, TapInput):
+        given = TapInput(storable(given.question), storable(given.value))
+    elif isinstance(given, OtherInput):
+        given = OtherInput(storable(given.kind))
+    return replace(
+        inbound,
+        user_id=storable(inbound.user_id),
+        input=given,
+        event_id=storable(inbound.event_id) if inbound.event_id else None,
+        reply_token=storable(inbound.reply_token) if inbound.reply_token else None,
+    )
 
 
 def _turn(respondent: Respondent, rows: list, claimed_until: datetime | None) -> Turn:

@@ -15,7 +15,10 @@ if connection is not None:
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"])
+    # A migration runs once per deploy, beside a running app: it may wait longer than a turn.
+    engine = make_engine(
+        config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"], busy_timeout=30
+    )
     with engine.connect() as connection:
         context.configure(
             connection=connection, target_metadata=Base.metadata, render_as_batch=True

@@ -7,22 +7,46 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+#: What a write that failed for the database's sake raises (unreachable, locked, disk full,
+#: a broken file), as opposed to a bug: the same event may well succeed when it comes again.
+UNAVAILABLE = (SQLAlchemyError, sqlite3.Error, OSError)
 
-def make_engine(url: str, *, busy_timeout: float = 30) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys, and writers that wait their turn for up
-    to `busy_timeout` seconds before failing with "database is locked"."""
+#: How long any one wait for the database may last, in seconds: for a connection, a lock, the
+#: writers before us. LINE gives a webhook 2 s to answer (README, "Reliability"); a turn that
+#: cannot start within this answers 503 and LINE redelivers it, which beats a late success.
+WAIT_SECONDS = float(os.environ.get("DATABASE_WAIT_SECONDS") or 1.5)
+
+
+def make_engine(url: str, *, busy_timeout: float = WAIT_SECONDS) -> Engine:
+    """Create an engine whose waits all end within `busy_timeout` seconds.
+
+    SQLite gets WAL, foreign keys, and writers that wait their turn before failing with
+    "database is locked"; PostgreSQL gets the same bound on connecting, on the pool and on
+    waiting for a lock.
+    """
     if url.startswith("postgres://"):  # the scheme Heroku-style platforms hand out
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        milliseconds = int(busy_timeout * 1000)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_timeout=busy_timeout,
+            connect_args={
+                # libpq counts whole seconds, and treats less than 2 as 2
+                "connect_timeout": max(2, round(busy_timeout)),
+                "options": f"-c lock_timeout={milliseconds}",
+            },
+        )
     database = url.split("///", 1)[-1]
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -30,8 +54,28 @@ def make_engine(url: str, *, busy_timeout: float = 30) -> Engine:
         url, connect_args={"timeout": busy_timeout, "factory": QueuedWriterConnection}
     )
     event.listen(engine, "connect", _sqlite_pragmas)
+    if database and database != ":memory:":
+        # Which file the app opened, so /healthz can tell when it is deleted or replaced.
+        event.listen(
+            engine, "connect", lambda *_: _opened_files.setdefault(engine, file_identity(database))
+        )
     event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+#: The identity of the SQLite file each engine first opened.
+_opened_files: weakref.WeakKeyDictionary[Engine, tuple[int, int]] = weakref.WeakKeyDictionary()
+
+
+def file_identity(path: str) -> tuple[int, int]:
+    """The device and inode of a file: another file at the same path has another identity."""
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
+def opened_file(engine: Engine) -> tuple[int, int] | None:
+    """The identity of the SQLite file the engine opened first; None before it connected."""
+    return _opened_files.get(engine)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -128,6 +172,13 @@ class QueuedWriterConnection(sqlite3.Connection):
         if not self._process_writers.acquire(timeout=self._timeout):
             raise sqlite3.OperationalError("database is locked")
         self._in_line = True
+        self._take_lock_file(deadline)
+        # SQLite's own busy wait (for writers outside the app, such as the sqlite3 shell) gets
+        # what is left of the same deadline, so the waits add up to the timeout, not twice it.
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        self.execute(f"PRAGMA busy_timeout = {left}")
+
+    def _take_lock_file(self, deadline: float) -> None:
         if self._lock_file is None:
             try:
                 self._lock_file = os.open(f"{self._path}-writers", os.O_RDWR | os.O_CREAT, 0o600)

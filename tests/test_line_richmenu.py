@@ -36,6 +36,7 @@ def line_app_for(database_url: str, clock, fake_line: FakeLine, token: str) -> F
             "CLOCK": clock,
             "TESTING": True,
             "LINE_CHANNEL_ACCESS_TOKEN": token,
+            "PUBLIC_BASE_URL": "https://bot.example.org",
             "LINE_API_BASE_URL": fake_line.base_url,
             "DELIVER_AFTER_COMMIT": False,
         }

@@ -47,6 +47,7 @@ def app_with_line(database_url, clock, fake_line, **config: Any) -> Iterator[Fla
             "CLOCK": clock,
             "LINE_CHANNEL_SECRET": SECRET,
             "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+            "PUBLIC_BASE_URL": "https://bot.example.org",
             "LINE_API_BASE_URL": fake_line.base_url,
             **config,
         }

@@ -75,6 +75,7 @@ def start_worker(database_url, fake_line) -> Iterator[Callable[..., Worker]]:
         env = os.environ | {
             "DATABASE_URL": database_url,
             "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+            "PUBLIC_BASE_URL": "https://bot.example.org",
             "LINE_API_BASE_URL": fake_line.base_url,
             "LINE_CHANNEL_SECRET": "x",
             "DELIVERY_LEASE_SECONDS": str(lease_seconds),

@@ -1,0 +1,22 @@
+"""Text from outside made safe to store: what SQLite or PostgreSQL cannot hold is replaced."""
+
+from __future__ import annotations
+
+import re
+
+#: NUL, which PostgreSQL's text refuses, and the other C0 controls but tab, newline and carriage
+#: return: no respondent types them on purpose, and they would only garble an export.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: A surrogate on its own (JSON can carry "\ud800"), which UTF-8 cannot encode at all.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` without control characters, and with each lone surrogate as U+FFFD (�).
+
+    >>> storable("ab\\x00c\\ud800")
+    'abc\\ufffd'
+    >>> storable("สวัสดี\\n👋")
+    'สวัสดี\\n👋'
+    """
+    return _LONE_SURROGATE.sub("\ufffd", _CONTROLS.sub("", text))
