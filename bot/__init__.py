@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     for error in UNAVAILABLE:
         app.register_error_handler(error, _database_unavailable)
+    app.register_error_handler(RecursionError, _nested_too_deep)
     return app
 
 
@@ -72,6 +73,11 @@ def _check(config: Mapping[str, Any]) -> None:
             "PUBLIC_BASE_URL must be set when LINE or Telegram is configured: it is the "
             "address phones open calendar links at, e.g. https://bot.example.org"
         )
+
+
+def _nested_too_deep(_error: RecursionError) -> tuple[dict, int]:
+    """A JSON body nested deeper than Python's parser follows: the client's fault, a 400."""
+    return {"error": "the request body is nested too deeply"}, 400
 
 
 def _database_unavailable(error: Exception) -> tuple[dict, int]:

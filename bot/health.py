@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.runtime import runtime
-from storage.db import UNAVAILABLE, file_identity, opened_file
+from storage.db import UNAVAILABLE, check_sqlite_file
 
 blueprint = Blueprint("health", __name__)
 #: Per app engine, the engine that checks its SQLite file on a new connection each time.
@@ -40,10 +40,10 @@ def healthz() -> tuple[dict, int]:
 
 
 def _check_file(engine: Engine) -> None:
-    """On SQLite, fail when the file the app opened is gone or another file took its place."""
-    opened = opened_file(engine)
-    if opened is not None and file_identity(engine.url.database) != opened:  # or raises: gone
-        raise FileNotFoundError(f"{engine.url.database} was replaced since the app opened it")
+    """On SQLite, fail when the file the app opened is gone, replaced or overwritten."""
+    path = engine.url.database
+    if engine.dialect.name == "sqlite" and path and path != ":memory:":
+        check_sqlite_file(path)
 
 
 def _fresh(engine: Engine) -> Engine:

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import threading
 import time
-import weakref
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -54,28 +53,34 @@ def make_engine(url: str, *, busy_timeout: float = WAIT_SECONDS) -> Engine:
         url, connect_args={"timeout": busy_timeout, "factory": QueuedWriterConnection}
     )
     event.listen(engine, "connect", _sqlite_pragmas)
-    if database and database != ":memory:":
-        # Which file the app opened, so /healthz can tell when it is deleted or replaced.
-        event.listen(
-            engine, "connect", lambda *_: _opened_files.setdefault(engine, file_identity(database))
-        )
     event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
-#: The identity of the SQLite file each engine first opened.
-_opened_files: weakref.WeakKeyDictionary[Engine, tuple[int, int]] = weakref.WeakKeyDictionary()
+#: The first bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Per database file, the device and inode this process first opened it as.
+_opened_files: dict[str, tuple[int, int]] = {}
 
 
-def file_identity(path: str) -> tuple[int, int]:
-    """The device and inode of a file: another file at the same path has another identity."""
-    stat = os.stat(path)
-    return stat.st_dev, stat.st_ino
+def check_sqlite_file(path: str) -> None:
+    """Raise sqlite3.DatabaseError if the file this process opened is gone, was replaced by
+    another file, or no longer starts like a database (overwritten in place).
 
-
-def opened_file(engine: Engine) -> tuple[int, int] | None:
-    """The identity of the SQLite file the engine opened first; None before it connected."""
-    return _opened_files.get(engine)
+    SQLite itself would not notice: an open connection keeps reading its cached pages and the
+    deleted file, so a turn would "succeed" into data that is lost.
+    """
+    try:
+        with open(path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            header = file.read(len(SQLITE_MAGIC))
+    except OSError as error:
+        raise sqlite3.DatabaseError(f"database file unreadable: {error}") from error
+    identity = _opened_files.setdefault(path, (stat.st_dev, stat.st_ino))
+    if identity != (stat.st_dev, stat.st_ino):
+        raise sqlite3.DatabaseError("database file was replaced since it was opened")
+    if header and header != SQLITE_MAGIC:  # an empty file is a database not yet written
+        raise sqlite3.DatabaseError("database file is not a database any more")
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -139,6 +144,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         """Wait for the writers before this one, then take SQLite's write lock."""
         try:
             if self._path is not None:
+                check_sqlite_file(self._path)
                 self._wait_turn()
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
