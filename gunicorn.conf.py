@@ -6,3 +6,14 @@ from gunicorn.http import wsgi
 # Gunicorn names itself in a Server header on every response; there is no setting for it.
 # Telling the world which server runs here only helps whoever looks for a known hole.
 wsgi.SERVER = "-"
+
+# On SIGTERM a worker finishes the requests in hand (webhooks answer in well under a second),
+# then stops its sender threads: they make no new call and release what they hold.
+graceful_timeout = 5
+
+
+def worker_exit(_server, worker) -> None:
+    """Release the sender threads' claims before the worker process ends."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and "runtime" in getattr(app, "extensions", {}):
+        app.extensions["runtime"].stop()

@@ -1,9 +1,11 @@
 """Delivery: take due messages from the outbox, send them through their channel, keep the outcome.
 
-A message is claimed in one short transaction (status "sending", with a lease), sent with no
-transaction open, and its outcome recorded in another. So a slow platform never holds a lock,
-several workers (and the web process) share the work with SKIP LOCKED, and a sender that dies
-mid-send leaves a claim that lapses and is taken again: the retry key stops a double delivery.
+A message is claimed in one short transaction (status "sending", a claim id and a lease), sent
+with no transaction open, and its outcome recorded in another. So a slow platform never holds a
+lock, and several workers (and the web process) share the work with SKIP LOCKED. Just before
+each call the sender records the try and checks that the claim is still its own (`note_try`),
+which also extends the lease; a sender that dies leaves a claim that lapses, and the sender
+that takes over repeats the recorded call, so the platform can tell it what already went out.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from storage.models import OutboxMessage, Registration, Respondent
+from storage.outbox import new_claim
 from storage.reminders import UNREACHABLE, still_wanted
 
 if TYPE_CHECKING:
@@ -27,10 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: How long a claim lasts before another sender may take the message again. It must outlast
-#: sending a whole claimed batch; DELIVERY_LEASE_SECONDS shortens it where a dead sender's claims
-#: should be taken over sooner (the worker tests do).
-LEASE = timedelta(seconds=float(os.environ.get("DELIVERY_LEASE_SECONDS") or 60))
+#: How long a claim lasts before another sender may take the message again. A live sender
+#: extends it before each call, so it need only outlast one call (5 s at most, bot/line/sender.py);
+#: a dead sender's messages are taken over this soon, while LINE's reply tokens still work.
+LEASE = timedelta(seconds=float(os.environ.get("DELIVERY_LEASE_SECONDS") or 15))
 #: After this many tries a message is given up as failed, with the last error kept.
 MAX_ATTEMPTS = 8
 #: Backoff between tries: 2, 4, 8 … seconds, at most five minutes.
@@ -43,6 +46,8 @@ class Status(StrEnum):
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
+    #: Not tried this time (the sender is stopping): due again at once, the try not counted.
+    RELEASED = "released"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class Claimed:
     reply_token: str | None
     created_at: datetime
     attempts: int
+    #: The claim this sender holds it under.
+    claim: str
+    #: How an earlier try went out whose outcome was never recorded (see OutboxMessage.tried).
+    tried: str | None = None
 
     @classmethod
     def of(cls, row: OutboxMessage) -> Claimed:
@@ -70,6 +79,8 @@ class Claimed:
             reply_token=row.reply_token,
             created_at=row.created_at,
             attempts=row.attempts,
+            claim=row.claim or "",
+            tried=row.tried,
         )
 
 
@@ -83,8 +94,36 @@ class Outcome:
     retry_after: float | None = None
 
 
-#: A channel's way of sending a batch of claimed messages, in order, at a given time.
+#: A channel's way of sending a batch of claimed messages, in order, at a given time. It calls
+#: note_try before each call, and may leave out messages whose claim it found lost.
 Deliverer = Callable[["Runtime", Sequence[Claimed], datetime], list[Outcome]]
+
+
+def note_try(
+    db: sessionmaker[Session], messages: Sequence[Claimed], tried: str, now: datetime
+) -> bool:
+    """Record, before a call, that these messages go out as `tried`, and extend their claim's
+    lease; False (and nothing written) when the claim lapsed and another sender holds them."""
+    claim = messages[0].claim
+    with db.begin() as session:
+        noted = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_([message.id for message in messages]),
+                OutboxMessage.claim == claim,
+                OutboxMessage.status == "sending",
+            )
+            .values(tried=tried, tried_at=now)
+        ).rowcount
+        if noted != len(messages):
+            session.rollback()
+            return False
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claim == claim, OutboxMessage.status == "sending")
+            .values(due_at=now + LEASE)
+        )
+    return True
 
 
 def claim(
@@ -105,6 +144,7 @@ def claim(
         # held for the loop: the session keeps loaded objects only while something refers to them
         _related = _load_related(session, rows)
         claimed = []
+        claim_id = new_claim()
         for row in rows:
             reason = _reason_to_drop(session, row, now)
             if reason is not None:
@@ -112,6 +152,7 @@ def claim(
                 row.status, row.last_error = "dropped", reason
                 continue
             row.status, row.due_at, row.attempts = "sending", now + LEASE, row.attempts + 1
+            row.claim = claim_id
             claimed.append(Claimed.of(row))
         return claimed
 
@@ -184,13 +225,13 @@ def _reachable(session: Session, respondent_id: int) -> bool:
 def record(
     db: sessionmaker[Session],
     outcomes: Sequence[Outcome],
-    attempts: dict[int, int],
+    claims: dict[int, str],
     now: datetime,
 ) -> None:
     """Store each message's outcome: sent, due again after a backoff, or given up.
 
-    `attempts` is each message's try number when it was claimed: if the claim lapsed and another
-    sender took the message since, this (late) outcome is not ours to record.
+    `claims` is the claim each message was sent under: if it lapsed and another sender took the
+    message since, this (late) outcome is not ours to record.
     """
     with db.begin() as session:
         # one query for the batch, rather than one per message (each first flushing the last)
@@ -201,10 +242,12 @@ def record(
         }
         for outcome in outcomes:
             row = rows.get(outcome.message_id)
-            if row is None or row.status != "sending" or row.attempts != attempts.get(row.id):
+            if row is None or row.status != "sending" or row.claim != claims.get(row.id):
                 continue
             row.last_error = outcome.detail or None
-            if outcome.status is Status.SENT:
+            if outcome.status is Status.RELEASED:
+                row.status, row.due_at, row.attempts = "pending", now, row.attempts - 1
+            elif outcome.status is Status.SENT:
                 row.status, row.sent_at = "sent", now
             elif outcome.status is Status.RETRY and row.attempts < MAX_ATTEMPTS:
                 row.status, row.due_at = "pending", now + backoff(row.attempts, outcome.retry_after)
@@ -223,6 +266,8 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -> int:
     """Claim what is due, send it channel by channel, record the outcomes; return how many."""
+    if runtime.stopping.is_set():
+        return 0
     return send(runtime, claim(runtime.db, now, respondent_id), now)
 
 
@@ -234,6 +279,9 @@ def send(runtime: Runtime, claimed: Sequence[Claimed], now: datetime) -> int:
     for channel in dict.fromkeys(message.channel for message in claimed):
         batch = [message for message in claimed if message.channel == channel]
         deliverer = runtime.deliverers.get(channel)
+        if runtime.stopping.is_set():
+            outcomes += [Outcome(m.id, Status.RELEASED, "the sender stopped") for m in batch]
+            continue
         if deliverer is None:
             outcomes += [Outcome(m.id, Status.RETRY, f"{channel} is not configured") for m in batch]
             continue
@@ -243,7 +291,7 @@ def send(runtime: Runtime, claimed: Sequence[Claimed], now: datetime) -> int:
             log.exception("delivery failed", extra={"channel": channel})
             outcomes += [Outcome(m.id, Status.RETRY, repr(error)) for m in batch]
     # the time after sending: a backoff counts from when the platform answered
-    record(runtime.db, outcomes, {m.id: m.attempts for m in claimed}, runtime.clock())
+    record(runtime.db, outcomes, {m.id: m.claim for m in claimed}, runtime.clock())
     sent = sum(outcome.status is Status.SENT for outcome in outcomes)
     log.info("delivered", extra={"claimed": len(claimed), "sent": sent})
     return len(claimed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class Runtime:
     sender_pool: ThreadPoolExecutor | None = None
     #: Where the bot's own pages (calendar files) are reached from a phone.
     public_base_url: str = DEFAULT_BASE_URL
+    #: Set when the process is stopping: senders make no new call and release what they hold.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Runtime:
@@ -122,6 +125,11 @@ class Runtime:
     def _has_unfinished_replies(self, address: str) -> bool:
         with self.read_db() as session:  # read only: takes no write lock
             return has_unfinished_replies(session, address)
+
+    def stop(self) -> None:
+        """Stop sending: make no new call, release what is claimed and not yet sent, close."""
+        self.stopping.set()
+        self.close()
 
     def close(self) -> None:
         """Finish background sends and close database connections."""

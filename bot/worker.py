@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -35,18 +34,20 @@ def forget_old_events(runtime: Runtime, now: datetime) -> int:
 
 
 def run(runtime: Runtime, clock: Callable[[], datetime]) -> None:
-    """Deliver due messages until SIGTERM or SIGINT; wait a moment when there is nothing to do."""
-    stopping = False
+    """Deliver due messages until SIGTERM or SIGINT; wait a moment when there is nothing to do.
+
+    On a signal it makes no new call: the call in flight ends (5 s at most), what it still holds
+    is released for another worker, and it exits.
+    """
 
     def stop(_signum, _frame) -> None:
-        nonlocal stopping
-        stopping = True
+        runtime.stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("worker started")
     forgotten_at: datetime | None = None
-    while not stopping:
+    while not runtime.stopping.is_set():
         try:
             if forgotten_at is None or clock() - forgotten_at >= FORGET_EVERY:
                 forget_old_events(runtime, clock())
@@ -56,5 +57,5 @@ def run(runtime: Runtime, clock: Callable[[], datetime]) -> None:
             log.exception("delivery round failed")
             handled = 0
         if not handled:
-            time.sleep(POLL_SECONDS)
+            runtime.stopping.wait(POLL_SECONDS)
     log.info("worker stopped")

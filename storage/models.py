@@ -201,6 +201,14 @@ class OutboxMessage(Base):
     #: When to (re)try; while "sending", when the sender's claim lapses so another may take it.
     due_at: Mapped[datetime] = mapped_column(Timestamp())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: The claim that holds it while "sending": a sender checks the claim is still its own
+    #: before each call, so a sender whose claim lapsed never sends beside the one that took over.
+    claim: Mapped[str | None] = mapped_column(String(32))
+    #: How the last try went out, written just before the call: "reply", or "push:<retry key>"
+    #: of the push that carried it. A sender that takes over after a crash repeats that call
+    #: (LINE then tells whether it went out) rather than guess and send it twice.
+    tried: Mapped[str | None] = mapped_column(String(48))
+    tried_at: Mapped[datetime | None] = mapped_column(Timestamp())
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage, Respondent
+
+
+def new_claim() -> str:
+    """A fresh claim id, for messages taken for sending."""
+    return uuid.uuid4().hex
 
 
 def enqueue(
@@ -25,6 +31,7 @@ def enqueue(
 ) -> list[OutboxMessage]:
     """Add messages for the respondent; `delivered` marks those the channel reads by itself, and
     `claimed_until` those the caller will send right after commit, claimed until then."""
+    claim = new_claim() if claimed_until else None
     rows = [
         OutboxMessage(
             respondent_id=respondent.id,
@@ -36,6 +43,7 @@ def enqueue(
             status="sent" if delivered else "sending" if claimed_until else "pending",
             due_at=claimed_until or now,
             attempts=1 if claimed_until else 0,
+            claim=claim,
             sent_at=now if delivered else None,
             created_at=now,
         )

@@ -48,8 +48,8 @@ def test_a_lapsed_claim_is_taken_again_and_the_late_outcome_is_ignored(app, cloc
     clock.advance(seconds=LEASE.total_seconds() + 1)
     [retaken] = claim(db, clock.now)
     assert retaken.attempts == stalled.attempts + 1
-    record(db, [Outcome(message, Status.FAILED, "late")], {message: stalled.attempts}, clock.now)
-    record(db, [Outcome(message, Status.SENT)], {message: retaken.attempts}, clock.now)
+    record(db, [Outcome(message, Status.FAILED, "late")], {message: stalled.claim}, clock.now)
+    record(db, [Outcome(message, Status.SENT)], {message: retaken.claim}, clock.now)
     with db() as session:
         row = session.get(OutboxMessage, message)
         assert (row.status, row.last_error) == ("sent", None)
@@ -63,8 +63,8 @@ def test_a_late_sent_from_a_lapsed_claim_does_not_cover_the_new_senders_failure(
     [stalled] = claim(db, clock.now)
     clock.advance(seconds=LEASE.total_seconds() + 1)
     [retaken] = claim(db, clock.now)
-    record(db, [Outcome(message, Status.SENT)], {message: stalled.attempts}, clock.now)
-    record(db, [Outcome(message, Status.RETRY, "503")], {message: retaken.attempts}, clock.now)
+    record(db, [Outcome(message, Status.SENT)], {message: stalled.claim}, clock.now)
+    record(db, [Outcome(message, Status.RETRY, "503")], {message: retaken.claim}, clock.now)
     with db() as session:
         row = session.get(OutboxMessage, message)
         assert (row.status, row.last_error, row.sent_at) == ("pending", "503", None)

@@ -25,12 +25,11 @@ from storage.reminders import (
 )
 from storage.respondents import get_or_create_respondent
 from storage.workshops import DEFAULT_REMINDERS
-from tests import test_line_webhook as line_webhook
+from tests.line_user import LineUser
 
 TZ = ZoneInfo("Asia/Bangkok")
 
 #: The app wired to the fake LINE API (shared with the webhook tests).
-line_app = line_webhook.line_app
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -254,7 +253,7 @@ def test_an_unfollowed_respondent_gets_no_reminder_and_a_refollowed_one_does(
 ) -> None:
     """Blocked when the day-before reminder falls due: dropped. Unblocked by the day: sent."""
     runtime = line_app.extensions["runtime"]
-    user = line_webhook.LineUser(line_app, fake_line)
+    user = LineUser(line_app, fake_line)
     user.send(user.event("follow"))
     with runtime.db.begin() as session:
         take_seat(session, add_workshop(session, at(5, 13)), user.user_id, clock.now, "line")
@@ -273,7 +272,7 @@ def test_an_unfollowed_respondent_gets_no_reminder_and_a_refollowed_one_does(
 def test_a_reminder_reaches_line_as_a_push_with_its_retry_key(line_app, fake_line, clock) -> None:
     """No reply token so long after the last message: a push, with the row's X-Line-Retry-Key."""
     runtime = line_app.extensions["runtime"]
-    user = line_webhook.LineUser(line_app, fake_line)
+    user = LineUser(line_app, fake_line)
     user.send(user.event("follow"))
     with runtime.db.begin() as session:
         take_seat(session, add_workshop(session, at(5, 13)), user.user_id, clock.now, "line")

@@ -1,13 +1,23 @@
-"""Sending claimed outbox messages to LINE: the reply token first (free), push otherwise."""
+"""Sending claimed outbox messages to LINE: the reply token first (free), push otherwise.
+
+Each chat's waiting messages go together, up to LINE's 5 per call. Every call is recorded on its
+messages just before it is made (`note_try`), so that after a crash the sender that takes over
+makes the same call again and learns from LINE what already went out:
+- a push is repeated with the same `X-Line-Retry-Key`: LINE answers 409 if it had it;
+- a reply is repeated with the same token while the token must still be valid: "Invalid reply
+  token" then means that this bot used it, so the reply went out. Past that, LINE cannot tell a
+  used token from an expired one, and the reply is taken as delivered (README, "Reliability").
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.delivery import Claimed, Outcome, Status
+from bot.delivery import Claimed, Outcome, Status, note_try
 from bot.line.render import MAX_PER_REQUEST, batches, line_messages
 from bot.line.sender import LineSender, Result
 from bot.line.sender import Outcome as Sent
@@ -15,10 +25,32 @@ from bot.line.sender import Outcome as Sent
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
-#: LINE does not promise how long a reply token lives (about 30 s has been seen); past this, push.
+#: LINE does not promise how long a reply token lives (about 30 s has been seen). A token is
+#: used only this young, and a reply tried with it is repeated only while it is this young.
 REPLY_TOKEN_LIFETIME = timedelta(seconds=25)
+#: `tried` of a message that went out in a reply.
+REPLY = "reply"
+#: Prefix of `tried` for a message that went out in a push; the push's retry key follows.
+PUSH = "push:"
 
 RESULT_STATUS = {Sent.SENT: Status.SENT, Sent.RETRY: Status.RETRY, Sent.FAILED: Status.FAILED}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to LINE: a reply with a token or a push with a retry key, for the leading
+    messages of a chat's queue."""
+
+    messages: list[Claimed]
+    #: REPLY, or PUSH + the retry key.
+    tried: str
+    #: Whether it repeats a call made before whose answer never came.
+    again: bool = False
+
+    @property
+    def is_reply(self) -> bool:
+        """Whether this call is a reply (else a push)."""
+        return self.tried == REPLY
 
 
 def deliver_to_line(runtime: Runtime, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
@@ -28,66 +60,129 @@ def deliver_to_line(runtime: Runtime, batch: Sequence[Claimed], now: datetime) -
     outcomes: list[Outcome] = []
     for address in dict.fromkeys(message.address for message in batch):
         queue = [message for message in batch if message.address == address]
-        outcomes += _deliver_to_one(sender, queue, now)
+        outcomes += _deliver_to_one(runtime, sender, queue, now)
     return outcomes
 
 
-def _deliver_to_one(sender: LineSender, queue: list[Claimed], now: datetime) -> list[Outcome]:
-    """Each run of messages that shares a fresh reply token goes as one reply (free of charge),
-    the rest by push; a message not sent holds back the ones after it."""
+def _deliver_to_one(
+    runtime: Runtime, sender: LineSender, queue: list[Claimed], now: datetime
+) -> list[Outcome]:
+    """Send one chat's messages, call by call; a message not sent holds back those after it."""
     outcomes: list[Outcome] = []
-    spent: set[str] = set()  # tokens already tried: LINE takes each one once
+    spent: set[str] = set()  # tokens already tried in this round: LINE takes each one once
     rest = queue
     while rest:
         if outcomes and outcomes[-1].status is not Status.SENT:
             # Keep the conversation in order: a later message waits for the one before it.
-            outcomes += [
+            return outcomes + [
                 Outcome(m.id, Status.RETRY, "waiting for an earlier message") for m in rest
             ]
-            break
-        done = _reply(sender, rest, now, spent) or [_push(sender, rest[0])]
+        if runtime.stopping.is_set():
+            return outcomes + [Outcome(m.id, Status.RELEASED, "the sender stopped") for m in rest]
+        call = _next_call(rest, now, spent)
+        if call is None:  # a reply tried before, whose token is now too old to ask LINE with
+            taken = _lost_reply(rest)
+            outcomes += [
+                Outcome(m.id, Status.SENT, "unconfirmed: a reply whose answer was lost")
+                for m in taken
+            ]
+            rest = rest[len(taken) :]
+            continue
+        if not note_try(runtime.db, call.messages, call.tried, now):
+            return outcomes  # our claim lapsed: another sender has these now, leave them be
+        done = _make(sender, call, spent)
+        if done is None:  # the token was refused before any reply went out: push instead
+            refused = {message.id for message in call.messages}
+            rest = [_untried(m) if m.id in refused else m for m in rest]
+            continue
         outcomes += done
-        rest = rest[len(done) :]
+        rest = rest[len(call.messages) :]
     return outcomes
 
 
-def _reply(
-    sender: LineSender, queue: list[Claimed], now: datetime, spent: set[str]
-) -> list[Outcome]:
-    """Reply with the leading messages that share a fresh reply token, up to 5 LINE messages."""
-    token = queue[0].reply_token
-    if not token or token in spent or now - queue[0].created_at > REPLY_TOKEN_LIFETIME:
-        return []
-    taken: list[Claimed] = []
-    messages: list[dict] = []
-    for message in queue:
-        rendered = _render(message)
-        if message.reply_token != token or len(messages) + len(rendered) > MAX_PER_REQUEST:
+def _next_call(rest: list[Claimed], now: datetime, spent: set[str]) -> Call | None:
+    """The call for the leading messages: the one tried before if its answer was lost, else a
+    reply while the token is fresh, else a push; None for a reply that cannot be asked again."""
+    first = rest[0]
+    if first.tried == REPLY:
+        if first.reply_token in spent or now - first.created_at > REPLY_TOKEN_LIFETIME:
+            return None
+        return Call(_lost_reply(rest), REPLY, again=True)
+    if first.tried and first.tried.startswith(PUSH):
+        return Call(_run(rest, lambda m: m.tried == first.tried), first.tried, again=True)
+    if _fresh(first, now, spent) and len(_render(first)) <= MAX_PER_REQUEST:
+        token = first.reply_token
+        return Call(_fitting(_run(rest, lambda m: not m.tried and m.reply_token == token)), REPLY)
+    pushable = _run(rest, lambda m: not m.tried and (m is first or not _fresh(m, now, spent)))
+    return Call(_fitting(pushable), PUSH + first.retry_key)
+
+
+def _fresh(message: Claimed, now: datetime, spent: set[str]) -> bool:
+    """Whether the message's reply token may still be used."""
+    token = message.reply_token
+    return bool(token) and token not in spent and now - message.created_at <= REPLY_TOKEN_LIFETIME
+
+
+def _run(rest: list[Claimed], belongs) -> list[Claimed]:
+    """The leading messages that belong together (the first always does)."""
+    run = [rest[0]]
+    for message in rest[1:]:
+        if not belongs(message):
+            break
+        run.append(message)
+    return run
+
+
+def _fitting(run: list[Claimed]) -> list[Claimed]:
+    """As many leading messages as fit in one request (a first one too big goes alone)."""
+    taken, count = [run[0]], len(_render(run[0]))
+    for message in run[1:]:
+        count += len(_render(message))
+        if count > MAX_PER_REQUEST:
             break
         taken.append(message)
-        messages += rendered
-    if not taken:
-        return []
-    result = sender.reply(token, messages)
+    return taken
+
+
+def _lost_reply(rest: list[Claimed]) -> list[Claimed]:
+    """The leading messages tried together in one reply whose answer never came."""
+    first = rest[0]
+    return _run(rest, lambda m: m.tried == REPLY and m.reply_token == first.reply_token)
+
+
+def _untried(message: Claimed) -> Claimed:
+    """The message as if it had not been tried: its reply was refused, so it did not go out."""
+    return Claimed(**{**message.__dict__, "tried": None, "reply_token": None})
+
+
+def _make(sender: LineSender, call: Call, spent: set[str]) -> list[Outcome] | None:
+    """Make the call; None when a first reply's token was refused (nothing went out)."""
+    if not call.is_reply:
+        return _push(sender, call)
+    token = call.messages[0].reply_token
+    assert token is not None
     spent.add(token)  # a token answers once: the rest of its run (past 5 messages) is pushed
+    result = sender.reply(token, [m for message in call.messages for m in _render(message)])
     if result.outcome is Sent.TOKEN_INVALID:
-        return []  # used or expired: these go by push instead
-    return [_outcome(message.id, result) for message in taken]
+        if call.again:  # a token still young is refused only once used: by our first try
+            return [
+                Outcome(m.id, Status.SENT, "delivered by the earlier try") for m in call.messages
+            ]
+        return None
+    return [_outcome(message.id, result) for message in call.messages]
 
 
-def _push(sender: LineSender, message: Claimed) -> Outcome:
-    """Push one message; if it renders to more than 5 LINE messages, in several requests."""
-    for index, group in enumerate(batches(_render(message))):
+def _push(sender: LineSender, call: Call) -> list[Outcome]:
+    """Push the call's messages; a single message of more than 5 goes in several requests."""
+    key = call.tried.removeprefix(PUSH)
+    rendered = [m for message in call.messages for m in _render(message)]
+    for index, group in enumerate(batches(rendered)):
         # Each request needs its own retry key; derive them so a retry reuses the same ones.
-        key = (
-            message.retry_key
-            if index == 0
-            else str(uuid.uuid5(uuid.UUID(message.retry_key), str(index)))
-        )
-        result = sender.push(message.address, group, key)
+        part_key = key if index == 0 else str(uuid.uuid5(uuid.UUID(key), str(index)))
+        result = sender.push(call.messages[0].address, group, part_key)
         if result.outcome is not Sent.SENT:
-            return _outcome(message.id, result)
-    return Outcome(message.id, Status.SENT)
+            return [_outcome(message.id, result) for message in call.messages]
+    return [Outcome(message.id, Status.SENT) for message in call.messages]
 
 
 def _render(message: Claimed) -> list[dict]:
