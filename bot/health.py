@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.runtime import runtime
-from storage.db import UNAVAILABLE, check_sqlite_file
+from storage.db import UNAVAILABLE, check_sqlite_file, check_sqlite_header
 
 blueprint = Blueprint("health", __name__)
 #: Per app engine, the engine that checks its SQLite file on a new connection each time.
@@ -44,6 +44,7 @@ def _check_file(engine: Engine) -> None:
     path = engine.url.database
     if engine.dialect.name == "sqlite" and path and path != ":memory:":
         check_sqlite_file(path)
+        check_sqlite_header(path)
 
 
 def _fresh(engine: Engine) -> Engine:

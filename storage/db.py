@@ -57,30 +57,54 @@ def make_engine(url: str, *, busy_timeout: float = WAIT_SECONDS) -> Engine:
     return engine
 
 
-#: The first bytes of every SQLite database file.
-SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Per database file, the device and inode this process first opened it as.
 _opened_files: dict[str, tuple[int, int]] = {}
 
 
 def check_sqlite_file(path: str) -> None:
-    """Raise sqlite3.DatabaseError if the file this process opened is gone, was replaced by
-    another file, or no longer starts like a database (overwritten in place).
+    """Raise sqlite3.DatabaseError if the file this process opened is gone or another file
+    took its place.
 
-    SQLite itself would not notice: an open connection keeps reading its cached pages and the
-    deleted file, so a turn would "succeed" into data that is lost.
+    SQLite itself would not notice: an open connection goes on with the deleted file, so a turn
+    would "succeed" into data that is lost. Only os.stat is used: opening and closing the file
+    here would drop every SQLite lock this process holds on it (POSIX locks belong to the
+    process, and any close releases them), and another process could then delete the WAL.
     """
     try:
-        with open(path, "rb") as file:
-            stat = os.fstat(file.fileno())
-            header = file.read(len(SQLITE_MAGIC))
+        stat = os.stat(path)
     except OSError as error:
         raise sqlite3.DatabaseError(f"database file unreadable: {error}") from error
     identity = _opened_files.setdefault(path, (stat.st_dev, stat.st_ino))
     if identity != (stat.st_dev, stat.st_ino):
         raise sqlite3.DatabaseError("database file was replaced since it was opened")
-    if header and header != SQLITE_MAGIC:  # an empty file is a database not yet written
-        raise sqlite3.DatabaseError("database file is not a database any more")
+
+
+#: The first bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_sqlite_header(path: str) -> None:
+    """Raise sqlite3.DatabaseError if the file no longer starts like a database (overwritten
+    in place): SQLite goes on from its cache and the WAL, and would notice only much later.
+
+    The header is read through a descriptor SQLite already holds (found in /proc/self/fd), for
+    the reason check_sqlite_file gives; where there is none, or no /proc, nothing is checked.
+    """
+    target = os.path.realpath(path)
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in descriptors:
+        try:
+            if os.readlink(f"/proc/self/fd/{name}") != target:
+                continue
+            header = os.pread(int(name), len(SQLITE_MAGIC), 0)
+        except OSError:  # closed meanwhile, or not readable: try the next one
+            continue
+        if header and header != SQLITE_MAGIC:  # an empty file is a database not yet written
+            raise sqlite3.DatabaseError("database file is not a database any more")
+        return
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -144,7 +168,9 @@ class QueuedWriterConnection(sqlite3.Connection):
         """Wait for the writers before this one, then take SQLite's write lock."""
         try:
             if self._path is not None:
+                # a turn into a file deleted, replaced or overwritten would be lost: refuse it
                 check_sqlite_file(self._path)
+                check_sqlite_header(self._path)
                 self._wait_turn()
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
