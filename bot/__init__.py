@@ -14,6 +14,9 @@ from bot.line import webhook as line_webhook
 from bot.logs import configure_logging
 from bot.runtime import Runtime
 
+#: The values of an on/off environment variable that mean on.
+TRUTHY = frozenset({"1", "true", "yes"})
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from environment variables, overridden by `config` (as tests do)."""
@@ -27,6 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         LINE_CHANNEL_ACCESS_TOKEN=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
+        # off unless asked for: anyone who reaches the simulator can chat as a made-up respondent
+        SIMULATOR_ENABLED=os.environ.get("SIMULATOR_ENABLED", "").strip().lower() in TRUTHY,
         # the web process sends fresh replies itself, so a chat feels instant without a worker
         DELIVER_AFTER_COMMIT=True,
     )
@@ -35,7 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app.config["LOG_LEVEL"])
     app.extensions["runtime"] = Runtime.from_config(app.config)
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(simulator.blueprint)
+    if app.config["SIMULATOR_ENABLED"]:
+        app.register_blueprint(simulator.blueprint)
     app.register_blueprint(line_webhook.blueprint)
     app.register_blueprint(calendar.blueprint)
     cli.init_app(app)
