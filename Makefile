@@ -36,13 +36,14 @@ update-locales: extract-locales
 migrate: $(BIN)/.installed
 	$(BIN)/flask migrate
 
-# The web app and the delivery worker together; Ctrl-C stops both.
+# The web app and the delivery worker together; Ctrl-C stops both. The simulator is on here,
+# for trying the bot; the Procfile's web: leaves it off.
 # Calendar links in the chat point at this server unless PUBLIC_BASE_URL says otherwise.
 run: export PUBLIC_BASE_URL := $(or $(PUBLIC_BASE_URL),http://127.0.0.1:$(PORT))
 run: $(BIN)/.installed compile-locales migrate
 	$(BIN)/flask load-demo
 	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - 'bot:create_app()'
+	SIMULATOR_ENABLED=1 $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - 'bot:create_app()'
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -26,6 +26,9 @@ MAX_BODY_BYTES = 256 * 1024
 class ConfigError(RuntimeError):
     """The configuration cannot work: the app refuses to start rather than misbehave later."""
 
+#: The values of an on/off environment variable that mean on.
+TRUTHY = frozenset({"1", "true", "yes"})
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from environment variables, overridden by `config` (as tests do)."""
@@ -42,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # How many proxies in front set X-Forwarded-For/-Proto/-Host (0: none is trusted).
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES") or 0),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        # off unless asked for: anyone who reaches the simulator can chat as a made-up respondent
+        SIMULATOR_ENABLED=os.environ.get("SIMULATOR_ENABLED", "").strip().lower() in TRUTHY,
         # the web process sends fresh replies itself, so a chat feels instant without a worker
         DELIVER_AFTER_COMMIT=True,
     )
@@ -54,7 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["runtime"] = Runtime.from_config(app.config)
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(simulator.blueprint)
+    if app.config["SIMULATOR_ENABLED"]:
+        app.register_blueprint(simulator.blueprint)
     app.register_blueprint(line_webhook.blueprint)
     app.register_blueprint(calendar.blueprint)
     cli.init_app(app)

@@ -94,11 +94,26 @@ def _import_courses(path: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--survey", "form_id", help="form_id of the survey (default: every survey)")
 @click.option("--layout", type=click.Choice(["wide", "long"]), default="wide", show_default=True)
-def export_command(fmt: str, out: Path, form_id: str | None, layout: str) -> None:
+@click.option(
+    "--include-test-data",
+    is_flag=True,
+    help="also export the web simulator's test respondents (left out by default)",
+)
+def export_command(
+    fmt: str, out: Path, form_id: str | None, layout: str, include_test_data: bool
+) -> None:
     """Export answers: wide (one row per completed submission) or long (one row per answer)."""
     rt = runtime()
     with rt.read_db() as session:
-        rows = export_csv(session, rt.library, out, form_id=form_id, layout=layout, tz=rt.tz)
+        rows = export_csv(
+            session,
+            rt.library,
+            out,
+            form_id=form_id,
+            layout=layout,
+            tz=rt.tz,
+            include_test_data=include_test_data,
+        )
     click.echo(f"wrote {rows} rows to {out}")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.library import SurveyLibrary
-from storage.models import Answer, Submission, SurveyVersion
+from storage.models import Answer, Respondent, Submission, SurveyVersion
 
 SUBMISSION_COLUMNS = [
     "submission",
@@ -43,9 +43,13 @@ def export_csv(
     form_id: str | None,
     layout: str,
     tz: ZoneInfo,
+    include_test_data: bool = False,
 ) -> int:
-    """Write the export to `out` (UTF-8 with BOM, so Excel shows Thai); return the data rows."""
-    answers = list(_latest_answers(session, form_id))
+    """Write the export to `out` (UTF-8 with BOM, so Excel shows Thai); return the data rows.
+
+    Test respondents' answers (the web simulator's) are left out unless `include_test_data`.
+    """
+    answers = list(_latest_answers(session, form_id, include_test_data))
     with out.open("w", newline="", encoding="utf-8-sig") as file:
         writer = csv.writer(file)
         if layout == "long":
@@ -82,7 +86,9 @@ def _write_wide(writer, session, library, answers, form_id, tz) -> int:
     return len(by_submission)
 
 
-def _latest_answers(session: Session, form_id: str | None) -> Iterator[tuple[Submission, Answer]]:
+def _latest_answers(
+    session: Session, form_id: str | None, include_test_data: bool
+) -> Iterator[tuple[Submission, Answer]]:
     """The newest answer to each question of each submission, in submission and answer order."""
     newest = (
         select(func.max(Answer.id))
@@ -98,6 +104,10 @@ def _latest_answers(session: Session, form_id: str | None) -> Iterator[tuple[Sub
     )
     if form_id:
         query = query.where(SurveyVersion.form_id == form_id)
+    if not include_test_data:
+        query = query.join(Respondent, Respondent.id == Submission.respondent_id).where(
+            Respondent.is_test.is_(False)
+        )
     yield from session.execute(query)  # rows unpack as (submission, answer)
 
 

@@ -1,25 +1,36 @@
-"""The web simulator: a LINE-like chat page that talks to the same service as the real channels."""
+"""The web simulator: a LINE-like chat page that talks to the same service as the real channels.
+
+Served only when SIMULATOR_ENABLED is on. A simulated respondent is whoever holds a token this
+server issued: the page asks for one, keeps it, and sends it in the X-Simulator-Token header
+(a header, not the URL, so it stays out of access logs). The database keeps only its hash.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 
 from flask import Blueprint, abort, render_template, request
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import postback
 from bot.runtime import runtime
 from bot.service import Inbound
 from storage.models import Respondent
 from storage.outbox import messages_after
+from storage.respondents import find_respondent
 from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 
-#: Simulated respondent ids and message ids are made by the page; keep them short and plain
-#: (together they must fit the 128 characters of an event id).
-USER_ID = re.compile(r"[A-Za-z0-9_-]{1,63}")
 CHANNEL = "web"
+TOKEN_HEADER = "X-Simulator-Token"
+#: Tokens are issued by secrets.token_urlsafe(32): 43 characters, 256 random bits.
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+#: The page names each message; with the respondent's identity (68 characters) and a colon it
+#: must fit the 128 characters of an event id.
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,59}")
 
 
 @blueprint.get("")
@@ -28,18 +39,37 @@ def page() -> str:
     return render_template("simulator.html")
 
 
+@blueprint.post("/api/respondents")
+def new_respondent() -> tuple[dict, int]:
+    """Issue a new simulated respondent: a secret token for this browser, and their row."""
+    token = secrets.token_urlsafe(32)
+    rt = runtime()
+    with rt.db.begin() as session:
+        session.add(
+            Respondent(
+                channel=CHANNEL,
+                channel_user_id=identity_of(token),
+                profile={},
+                is_test=True,  # a tester, not a respondent: kept out of exports
+                created_at=rt.clock(),
+            )
+        )
+    return {"token": token}, 201
+
+
 @blueprint.post("/api/send")
 def send() -> dict:
     """Take one message from a simulated respondent: text, a button's data, a sticker, or hello."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, "expected a JSON object")
-    user = _user_id(body.get("user"))
+    with runtime().read_db() as session:
+        user = _issued_respondent(session).channel_user_id
     message_id = body.get("id")
     # The page names each message, so a send retried after a lost response is handled once.
     event_id = (
         f"{user}:{message_id}"
-        if isinstance(message_id, str) and USER_ID.fullmatch(message_id)
+        if isinstance(message_id, str) and MESSAGE_ID.fullmatch(message_id)
         else None
     )
     runtime().handle(Inbound(CHANNEL, user, _input_of(body), event_id=event_id))
@@ -49,17 +79,11 @@ def send() -> dict:
 @blueprint.get("/api/messages")
 def messages() -> dict:
     """Return the bot's messages to a simulated respondent after a given id, oldest first."""
-    user = _user_id(request.args.get("user"))
     after = request.args.get("after", "0")
     if not (after.isascii() and after.isdigit() and len(after) <= 18):
         abort(400, "after must be a message id")
     with runtime().read_db() as session:
-        respondent = session.scalars(
-            select(Respondent).where(
-                Respondent.channel == CHANNEL, Respondent.channel_user_id == user
-            )
-        ).first()
-        rows = messages_after(session, respondent.id, int(after)) if respondent else []
+        rows = messages_after(session, _issued_respondent(session).id, int(after))
         return {
             "messages": [
                 {"id": row.id, "at": row.created_at.isoformat(), **row.payload} for row in rows
@@ -67,10 +91,29 @@ def messages() -> dict:
         }
 
 
-def _user_id(value: object) -> str:
-    if not isinstance(value, str) or not USER_ID.fullmatch(value):
-        abort(400, "user must be 1-63 letters, digits, '-' or '_'")
-    return value
+def identity_of(token: str) -> str:
+    """The channel user id kept for a token: its SHA-256, so the database never holds the secret.
+
+    A plain hash suffices: the token has 256 random bits, so there is nothing to guess from it.
+    """
+    return "sim-" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issued_respondent(session: Session) -> Respondent:
+    """The respondent whose token the request carries; 403 unless this server issued it.
+
+    403, not 404: the page forgets a respondent only when told so, never because the simulator
+    happens to be switched off (which answers 404 for every path).
+    """
+    token = request.headers.get(TOKEN_HEADER, "")
+    if not token:
+        abort(400, f"send the respondent's token in {TOKEN_HEADER}")
+    respondent = (
+        find_respondent(session, CHANNEL, identity_of(token)) if TOKEN.fullmatch(token) else None
+    )
+    if respondent is None:
+        abort(403, "this server issued no such token")
+    return respondent
 
 
 def _input_of(body: dict) -> Input:

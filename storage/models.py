@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -69,6 +70,9 @@ class Respondent(Base):
     language: Mapped[str] = mapped_column(String(8), default="th")
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reachable: Mapped[bool] = mapped_column(default=True)
+    #: Made up to try the bot (the web simulator), not a real person: kept out of what
+    #: researchers see unless they ask for it.
+    is_test: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(Timestamp())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ScalarResult, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -50,10 +50,7 @@ def get_or_create_respondent(
     session: Session, channel: str, channel_user_id: str, now: datetime
 ) -> Respondent:
     """Return the respondent behind a channel identity, creating them on first contact."""
-    query = select(Respondent).where(
-        Respondent.channel == channel, Respondent.channel_user_id == channel_user_id
-    )
-    respondent = session.scalars(query).first()
+    respondent = find_respondent(session, channel, channel_user_id)
     if respondent is not None:
         return respondent
     try:
@@ -63,8 +60,21 @@ def get_or_create_respondent(
             )
             session.add(respondent)
     except IntegrityError:  # another request created them a moment ago
-        return session.scalars(query).one()
+        return _by_identity(session, channel, channel_user_id).one()
     return respondent
+
+
+def find_respondent(session: Session, channel: str, channel_user_id: str) -> Respondent | None:
+    """Return the respondent behind a channel identity, or None if there is none."""
+    return _by_identity(session, channel, channel_user_id).first()
+
+
+def _by_identity(session: Session, channel: str, channel_user_id: str) -> ScalarResult[Respondent]:
+    return session.scalars(
+        select(Respondent).where(
+            Respondent.channel == channel, Respondent.channel_user_id == channel_user_id
+        )
+    )
 
 
 def lock_conversation(session: Session, respondent: Respondent, now: datetime) -> Conversation:

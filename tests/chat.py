@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+#: Typed answers that take the livelihood survey from its first question to the end.
+LIVELIHOOD_ANSWERS = ("0", "เท่าเดิม", "2", "100", "ไม่เคย", "ข้าม", "รับทราบ")
+
 
 class Respondent:
     """Sends messages as one simulated respondent and reads the bot's replies."""
 
-    def __init__(self, client: FlaskClient, user: str = "tester-1"):
+    def __init__(self, client: FlaskClient, token: str | None = None):
+        """A new respondent, issued by the server, or the one `token` names (as a new tab)."""
         self.client = client
-        self.user = user
+        if token is None:
+            issued = client.post("/simulator/api/respondents")
+            assert issued.status_code == 201, issued.get_data(as_text=True)
+            token = issued.get_json()["token"]
+        self.token = token
+        self.headers = {"X-Simulator-Token": token}
         self.seen = 0
         self.last_buttons: list[dict] = []
 
     def send(self, **body) -> list[dict]:
         """Send one message (text=, data=, kind=, hello=) and return the new bot messages."""
-        response = self.client.post("/simulator/api/send", json={"user": self.user, **body})
+        response = self.client.post("/simulator/api/send", json=body, headers=self.headers)
         assert response.status_code == 200, response.get_data(as_text=True)
         return self.replies()
 
@@ -31,7 +40,9 @@ class Respondent:
 
     def replies(self) -> list[dict]:
         """Fetch the bot's messages not seen yet."""
-        response = self.client.get(f"/simulator/api/messages?user={self.user}&after={self.seen}")
+        response = self.client.get(
+            f"/simulator/api/messages?after={self.seen}", headers=self.headers
+        )
         assert response.status_code == 200
         messages = response.get_json()["messages"]
         if messages:

@@ -75,10 +75,12 @@ def database_url(request, tmp_path, _postgres_schema) -> Iterator[str]:
 
 @pytest.fixture
 def app(database_url: str, clock: Clock) -> Iterator[Flask]:
-    """The app on a fresh database, with the built-in surveys loaded."""
+    """The app on a fresh database, with the built-in surveys loaded and the simulator on."""
     from bot import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "CLOCK": clock, "TESTING": True})
+    app = create_app(
+        {"DATABASE_URL": database_url, "CLOCK": clock, "TESTING": True, "SIMULATOR_ENABLED": True}
+    )
     result = app.test_cli_runner().invoke(args=["load-demo"])
     assert result.exit_code == 0, result.output
     yield app

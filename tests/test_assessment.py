@@ -67,9 +67,9 @@ def answer_all(person: Respondent, typed: str) -> tuple[list[str], list[dict]]:
     return asked, replies
 
 
-def start_as(client, group: str, user: str) -> Respondent:
+def start_as(client, group: str) -> Respondent:
     """A respondent of `group` who has consented and starts the assessment."""
-    person = Respondent(client, user)
+    person = Respondent(client)
     person.send(hello=True)
     person.tap("ยินยอม")
     person.tap(GROUPS[group])
@@ -81,7 +81,7 @@ def start_as(client, group: str, user: str) -> Respondent:
 @pytest.mark.parametrize("group", GROUPS)
 def test_each_group_answers_its_own_creativity_items(app, client, group: str) -> None:
     """Every group gets the 36 shared items and its own 4 characteristic-4 items, then a card."""
-    person = start_as(client, group, f"resp-{group}")
+    person = start_as(client, group)
     asked, replies = answer_all(person, "3")
     assert len(asked) == 40
     c4 = [name for name in asked if name.startswith("c4_")]
@@ -93,7 +93,7 @@ def test_each_group_answers_its_own_creativity_items(app, client, group: str) ->
 
 def test_a_second_round_shows_the_change_and_keeps_the_first(app, client) -> None:
     """Taking it again after a workshop: the card shows e.g. "ทัศนคติ 3.5 (+0.5)"; rounds are kept."""
-    person = start_as(client, "carriage", "twice")
+    person = start_as(client, "carriage")
     answer_all(person, "3")
     person.say("ประเมิน")
     _, replies = answer_all(person, "2")
@@ -117,7 +117,7 @@ def test_a_second_round_shows_the_change_and_keeps_the_first(app, client) -> Non
 
 def test_the_card_leads_to_courses_for_the_group_and_records_interest(app, client) -> None:
     """After the card: the group's courses, weakest characteristic first; a tap is remembered."""
-    person = start_as(client, "kadkongta", "vendor")
+    person = start_as(client, "kadkongta")
     _, replies = answer_all(person, "3")
     offer = replies[-1]
     assert "หลักสูตร" in offer["text"]
@@ -133,7 +133,7 @@ def test_the_card_leads_to_courses_for_the_group_and_records_interest(app, clien
 
 def test_my_results_shows_the_latest_card_at_any_time(app, client) -> None:
     """ "ผลของฉัน" (the rich menu's button) shows the latest card, or how to get one."""
-    person = start_as(client, "culture", "curious")
+    person = start_as(client, "culture")
     early = person.say("ผลของฉัน")
     assert "ยังไม่มีผลประเมิน" in texts(early)
     assert "ข้อ 1/40" in early[-1]["text"]  # and the question they were on, again
@@ -145,7 +145,7 @@ def test_my_results_shows_the_latest_card_at_any_time(app, client) -> None:
 
 def test_the_training_button_lists_workshops_for_the_group_first(app, client) -> None:
     """ "อบรม" (the rich menu's button) lists upcoming workshops, the group's courses first."""
-    person = Respondent(client, "driver")
+    person = Respondent(client)
     person.onboard()
     listed = person.say("อบรม")
     labels = [b["label"] for b in listed[-1]["buttons"]]

@@ -6,7 +6,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import pytest
 from flask import Flask
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from bot.simulator import identity_of
 from storage.db import make_engine
 from storage.models import Answer, ConsentRecord, Respondent, Submission, SurveyVersion
 
@@ -29,7 +30,7 @@ CHROMIUM_ARGS = [
 ]
 #: How long any one wait may take; generous for a loaded CI machine, never slept through.
 TIMEOUT_MS = 15_000
-USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -138,10 +139,18 @@ def onboard(page: Page) -> None:
 
 
 def respondent_of(page: Page) -> str:
-    """The simulated respondent's id, which the page keeps in its URL."""
-    user = parse_qs(urlparse(page.url).query)["user"][0]
-    assert USER_ID.fullmatch(user), user
-    return user
+    """The page's own id for the respondent shown, which it keeps in its URL's fragment."""
+    fragment = urlparse(page.url).fragment
+    assert fragment.startswith("r="), page.url
+    local_id = fragment.removeprefix("r=")
+    assert LOCAL_ID.fullmatch(local_id), local_id
+    return local_id
+
+
+def token_of(page: Page, local_id: str) -> str:
+    """The secret the server issued for one of this browser's respondents (in localStorage)."""
+    saved = page.evaluate("() => JSON.parse(localStorage.getItem('lampang-sim:respondents'))")
+    return next(r["token"] for r in saved if r["id"] == local_id)
 
 
 @pytest.mark.browser
@@ -149,6 +158,8 @@ def test_a_newcomer_completes_the_survey_in_the_simulator(
     context: BrowserContext, errors: list[str], database_url: str
 ) -> None:
     """Consent, profile and the whole livelihood survey by taps and typing, then the database."""
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
     page = open_chat(context, errors)
     expect(page.locator("html")).to_have_attribute("lang", "th")
     expect(page.get_by_test_id("respondent-select")).to_have_text("ผู้ตอบ 1")
@@ -176,13 +187,15 @@ def test_a_newcomer_completes_the_survey_in_the_simulator(
     asked(page, "กดรับทราบเพื่อส่งคำตอบ")
     tap(page, "รับทราบ")
     expect(bot_bubbles(page).filter(has_text="ขอบคุณมากที่ช่วยตอบ")).to_be_visible()
-    user = respondent_of(page)
+    token = token_of(page, respondent_of(page))
+    assert not [url for url in requested if token in url]  # a header, never in a URL or log
 
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
             respondent = session.scalars(select(Respondent)).one()
-            assert (respondent.channel, respondent.channel_user_id) == ("web", user)
+            assert (respondent.channel, respondent.channel_user_id) == ("web", identity_of(token))
+            assert respondent.is_test is True
             assert respondent.profile == {"group": "carriage", "municipality": "nakhon"}
             consent = session.scalars(select(ConsentRecord)).one()
             assert consent.given is True
@@ -222,7 +235,7 @@ def test_closing_the_tab_mid_survey_keeps_the_chat_and_the_place(
     user_texts = page.get_by_test_id("user-bubble").all_text_contents()
     page.close()
 
-    page = open_chat(context, errors)  # no ?user=: the respondent last used comes back
+    page = open_chat(context, errors)  # no #r=: the respondent last used comes back
     expect(bot_bubbles(page)).to_have_text(bot_texts)
     expect(page.get_by_test_id("user-bubble")).to_have_text(user_texts)
     assert respondent_of(page) == user
@@ -252,7 +265,7 @@ def test_closing_the_tab_mid_survey_keeps_the_chat_and_the_place(
 def test_several_respondents_each_keep_their_own_chat(
     context: BrowserContext, errors: list[str]
 ) -> None:
-    """ "+ ผู้ตอบใหม่" greets a second respondent; the select and ?user= switch between them."""
+    """ "+ ผู้ตอบใหม่" greets a second respondent; the select and #r= switch between them."""
     page = open_chat(context, errors)
     asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
     tap(page, "ยินยอม")
@@ -272,11 +285,64 @@ def test_several_respondents_each_keep_their_own_chat(
     asked(page, "คุณทำงานด้านไหนคะ")
     assert respondent_of(page) == first
 
-    other = open_chat(context, errors, f"/simulator?user={second}")  # a second tab, side by side
+    other = open_chat(context, errors, f"/simulator#r={second}")  # a second tab, side by side
     expect(other.get_by_test_id("respondent-select")).to_have_value(second)
     tap(other, "ไม่ยินยอม")
     expect(other.get_by_test_id("user-bubble")).to_have_text(["ไม่ยินยอม"])
     expect(page.get_by_test_id("user-bubble")).to_have_text(["ยินยอม"])
+
+
+@pytest.mark.browser
+def test_another_browser_opening_the_same_link_gets_its_own_respondent(
+    browser: Browser, context: BrowserContext, live_url: str, errors: list[str]
+) -> None:
+    """The link names a respondent only within its browser: elsewhere it opens a fresh chat."""
+    page = open_chat(context, errors)
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    tap(page, "ยินยอม")
+    asked(page, "คุณทำงานด้านไหนคะ")
+    mine = respondent_of(page)
+
+    elsewhere = browser.new_context(base_url=live_url, locale="th-TH", timezone_id="Asia/Bangkok")
+    try:
+        other = open_chat(elsewhere, errors, f"/simulator#r={mine}")
+        asked(other, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+        expect(other.get_by_test_id("user-bubble")).to_have_count(0)
+        assert respondent_of(other) != mine
+        assert token_of(other, respondent_of(other)) != token_of(page, mine)
+        tap(other, "ไม่ยินยอม")
+    finally:
+        elsewhere.close()
+    expect(page.get_by_test_id("user-bubble")).to_have_text(["ยินยอม"])
+    asked(page, "คุณทำงานด้านไหนคะ")
+
+
+@pytest.mark.browser
+def test_a_respondent_the_server_no_longer_knows_is_replaced_by_a_new_one(
+    context: BrowserContext, errors: list[str]
+) -> None:
+    """A token the server refuses (its database was reset) and a respondent saved before tokens
+    existed are let go; the page greets a new respondent instead of failing over and over."""
+    page = open_chat(context, errors)
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    stale = respondent_of(page)
+    page.evaluate(
+        """stale => localStorage.setItem('lampang-sim:respondents', JSON.stringify([
+            {id: 'tester-1', name: 'ผู้ตอบ 1', n: 1},
+            {id: stale, token: 'A'.repeat(43), name: 'ผู้ตอบ 2', n: 2},
+        ]))""",
+        stale,
+    )
+    page.close()
+
+    page = open_chat(context, errors, "/simulator?user=tester-1")
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    expect(page.get_by_test_id("respondent-select").locator("option")).to_have_text(["ผู้ตอบ 1"])
+    assert respondent_of(page) not in (stale, "tester-1")
+    assert "user=" not in page.url
+    expect(page.locator("#notice")).to_be_hidden()
+    tap(page, "ยินยอม")
+    asked(page, "คุณทำงานด้านไหนคะ")
 
 
 @pytest.mark.browser

@@ -19,7 +19,7 @@ from storage.models import (
     SurveyVersion,
 )
 from survey_flows.session import TextInput
-from tests.chat import Respondent, texts
+from tests.chat import LIVELIHOOD_ANSWERS, Respondent, texts
 
 
 def db(app):
@@ -122,7 +122,7 @@ def test_coming_back_tomorrow_continues_at_the_same_question(app, client, clock)
     person.tap("สำรวจ")
     person.say("12")
     clock.advance(days=1)
-    later = Respondent(client, person.user)  # a new tab: nothing remembered on the page side
+    later = Respondent(client, person.token)  # a new tab: nothing remembered on the page side
     later.seen = person.seen
     reply = later.say("1/6/2555")
     assert "ศุกร์ 1 มิ.ย. 2555" in texts(reply)  # read back in the Buddhist Era
@@ -151,6 +151,7 @@ def test_going_back_keeps_history_and_export_takes_the_latest(app, client, tmp_p
             "long",
             "--survey",
             "livelihood",
+            "--include-test-data",  # the simulator's respondents are test data
         ]
     )
     assert result.exit_code == 0, result.output
@@ -163,19 +164,19 @@ def test_going_back_keeps_history_and_export_takes_the_latest(app, client, tmp_p
 
 def test_wide_export_has_one_row_per_completed_submission(app, client, tmp_path: Path) -> None:
     """Wide layout: a row per finished survey, a column per question in form order."""
-    for user in ("a", "b"):
-        person = Respondent(client, user)
+    for _ in range(2):
+        person = Respondent(client)
         person.onboard()
         person.tap("สำรวจ")
-        for text in ("0", "เท่าเดิม", "2", "100", "ไม่เคย", "ข้าม", "รับทราบ"):
+        for text in LIVELIHOOD_ANSWERS:
             person.say(text)
-    unfinished = Respondent(client, "c")
+    unfinished = Respondent(client)
     unfinished.onboard()
     unfinished.tap("สำรวจ")
     unfinished.say("3")
     out = tmp_path / "wide.csv"
     result = app.test_cli_runner().invoke(
-        args=["export", "--out", str(out), "--survey", "livelihood"]
+        args=["export", "--out", str(out), "--survey", "livelihood", "--include-test-data"]
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
@@ -207,7 +208,7 @@ def test_a_changed_form_is_a_new_version_and_a_started_chat_finishes_on_the_old(
     with db(app) as session:
         revisions = dict(session.execute(select(SurveyVersion.id, SurveyVersion.revision)).all())
     assert {revisions[a.survey_version_id] for a in answers(app, "started")} == {1}
-    newcomer = Respondent(client, "newcomer")
+    newcomer = Respondent(client)
     newcomer.onboard()
     newcomer.tap("สำรวจ")
     assert "ทำอาชีพนี้มากี่ปีแล้วคะ" in texts(newcomer.replies() or newcomer.say("ช่วยเหลือ"))

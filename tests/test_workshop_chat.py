@@ -17,9 +17,9 @@ BANGKOK = ZoneInfo("Asia/Bangkok")
 MARKETING = "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเซียลมีเดีย"
 
 
-def driver(client, user: str) -> Respondent:
+def driver(client) -> Respondent:
     """A carriage driver who has consented and given a profile."""
-    person = Respondent(client, user)
+    person = Respondent(client)
     person.onboard()
     return person
 
@@ -47,7 +47,7 @@ def run_worker(app, clock) -> None:
 
 def test_register_waitlist_cancel_promote_remind_check_in_and_feedback(app, client, clock) -> None:
     """The whole life of a workshop seat, as three carriage drivers see it."""
-    first, second, third = (driver(client, user) for user in ("first", "second", "third"))
+    first, second, third = (driver(client) for _ in range(3))
     details = open_marketing(first)
     assert "ยังว่าง 2 ที่" in texts(details)
     done = first.tap("ลงทะเบียน")
@@ -103,7 +103,7 @@ def test_register_waitlist_cancel_promote_remind_check_in_and_feedback(app, clie
 
 def test_the_results_card_leads_straight_to_the_courses_dates(app, client) -> None:
     """After the assessment, tapping a recommended course shows its workshops to sign up for."""
-    person = driver(client, "assessed")
+    person = driver(client)
     person.say("ประเมิน")
     replies = person.replies()
     while not any("card" in message for message in replies):
@@ -115,7 +115,7 @@ def test_the_results_card_leads_straight_to_the_courses_dates(app, client) -> No
 
 def test_mid_survey_a_look_at_workshops_then_continue(app, client) -> None:
     """อบรม during a survey shows the workshops; ทำต่อ goes back to the same question."""
-    person = driver(client, "browsing")
+    person = driver(client)
     person.tap("สำรวจ")
     person.say("12")
     assert "ทำต่อ" in texts(person.say("อบรม"))
@@ -124,7 +124,7 @@ def test_mid_survey_a_look_at_workshops_then_continue(app, client) -> None:
 
 def test_no_reminder_after_the_start_and_the_drop_is_recorded(app, client, clock) -> None:
     """After downtime past the start, the reminders are dropped, with the reason kept."""
-    person = driver(client, "late")
+    person = driver(client)
     open_marketing(person)
     person.tap("ลงทะเบียน")
     workshop = marketing_workshop(app)
@@ -140,6 +140,6 @@ def test_no_reminder_after_the_start_and_the_drop_is_recorded(app, client, clock
 
 def test_dates_in_the_workshop_list_are_buddhist_era(app, client, clock) -> None:
     """The list shows dates the Thai way: weekday, day, month and the year in พ.ศ."""
-    person = driver(client, "dates")
+    person = driver(client)
     listed = texts(person.say("อบรม"))
     assert "ธ.ค. 2569" in listed  # the demo workshops fall in December 2026

@@ -2,8 +2,12 @@
  * The web simulator: a LINE-like chat that talks to /simulator/api as one or more
  * simulated respondents. Plain JS, no build step, nothing from the network but our own API.
  *
+ * A respondent is whoever holds a token the server issued (POST /simulator/api/respondents);
+ * the token goes in the X-Simulator-Token header, never in a URL. The page knows each of its
+ * respondents by a local id of its own, which is all the URL shows (#r=<id>, per tab).
+ *
  * Everything a tab needs to come back tomorrow is in localStorage, under "lampang-sim:":
- *   respondents        [{id, name, n}]          the simulated respondents, in order made
+ *   respondents        [{id, token, name, n}]   this browser's respondents, in order made
  *   current            id                       the respondent last looked at
  *   t:<id>             [entry]                  the transcript, both sides (see below)
  *   seen:<id>          number                   the id of the last bot message shown
@@ -20,12 +24,15 @@
   "use strict";
 
   var PREFIX = "lampang-sim:";
-  var USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+  var LOCAL_ID = /^[A-Za-z0-9_-]{1,64}$/; // the page's own name for a respondent, not a secret
   var POLL_MS = 1500;
   var TIMEOUT_MS = 20000;
   var PROGRESS = /^(ข้อ|Question) \d+\/\d+$/;
   var root = document.getElementById("app");
+  var TOKEN_HEADER = "X-Simulator-Token";
   var api = {
+    respondents:
+      (root && root.getAttribute("data-respondents-url")) || "/simulator/api/respondents",
     send: (root && root.getAttribute("data-send-url")) || "/simulator/api/send",
     messages: (root && root.getAttribute("data-messages-url")) || "/simulator/api/messages",
   };
@@ -59,6 +66,16 @@
     }
   }
 
+  function forgetKey(key) {
+    delete memory[key];
+    if (!storageWorks) return;
+    try {
+      window.localStorage.removeItem(PREFIX + key);
+    } catch (error) {
+      /* nothing to free then */
+    }
+  }
+
   function save(key, value) {
     var raw = JSON.stringify(value);
     memory[key] = raw;
@@ -72,7 +89,10 @@
 
   function respondents() {
     var list = load("respondents", []);
-    return Array.isArray(list) ? list.filter(function (r) { return r && USER_ID.test(r.id); }) : [];
+    // Respondents saved before tokens existed have none: the server would not know them.
+    return Array.isArray(list)
+      ? list.filter(function (r) { return r && LOCAL_ID.test(r.id) && typeof r.token === "string"; })
+      : [];
   }
 
   function findRespondent(id) {
@@ -124,31 +144,54 @@
       .join("");
   }
 
-  function createRespondent(id) {
-    var list = respondents();
-    var existing = list.filter(function (r) { return r.id === id; })[0];
-    if (existing) return existing;
-    var n = list.reduce(function (max, r) { return Math.max(max, r.n || 0); }, 0) + 1;
-    var made = { id: id || randomId(), name: "ผู้ตอบ " + n, n: n };
-    list.push(made);
-    save("respondents", list);
-    // A respondent made here has never talked (as far as we know): greet them once. If the
-    // server already has messages for the id (e.g. another browser made it), just show those.
-    var hello = {
-      type: "hello",
-      key: randomId(),
-      at: new Date().toISOString(),
-      body: { hello: true },
-      status: "queued",
-      checkFirst: true,
-    };
-    save("t:" + made.id, transcript(made.id).concat([hello]));
-    return made;
+  /** Ask the server for a new respondent; resolves to it once this browser keeps its token. */
+  function createRespondent() {
+    return request("POST", api.respondents).then(function (reply) {
+      if (!reply || typeof reply.token !== "string") throw new Error("no token issued");
+      var list = respondents();
+      var n = list.reduce(function (max, r) { return Math.max(max, r.n || 0); }, 0) + 1;
+      var made = { id: randomId(), token: reply.token, name: "ผู้ตอบ " + n, n: n };
+      list.push(made);
+      save("respondents", list);
+      // A new respondent has never talked: greet them, as opening the chat in LINE does.
+      var hello = {
+        type: "hello",
+        key: randomId(),
+        at: new Date().toISOString(),
+        body: { hello: true },
+        status: "queued",
+      };
+      save("t:" + made.id, [hello]);
+      return made;
+    });
+  }
+
+  /** The server does not know this respondent (its database was reset, say): let them go. */
+  function forget(id) {
+    save("respondents", respondents().filter(function (r) { return r.id !== id; }));
+    ["t:", "seen:", "draft:"].forEach(function (key) { forgetKey(key + id); });
+    if (id !== current) {
+      renderRespondents();
+      return;
+    }
+    current = null;
+    nodes = new Map();
+    els.log.replaceChildren();
+    renderQuickReplies(null);
+    renderRespondents();
+    start();
+  }
+
+  /** Whether the server refused the respondent's token (403); if so, forget them. */
+  function gone(id, error) {
+    if (!error || error.status !== 403) return false;
+    forget(id);
+    return true;
   }
 
   // Talking to the server ----------------------------------------------------------------------
 
-  function request(method, url, body) {
+  function request(method, url, body, token) {
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
     var options = {
@@ -158,13 +201,18 @@
       credentials: "same-origin",
     };
     if (controller) options.signal = controller.signal;
+    if (token) options.headers[TOKEN_HEADER] = token;
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
     return fetch(url, options)
       .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
+        if (!response.ok) {
+          var error = new Error("HTTP " + response.status);
+          error.status = response.status;
+          throw error;
+        }
         return response.json();
       })
       .finally(function () {
@@ -179,10 +227,11 @@
   function fetchMessages(id) {
     fetchesInFlight[id] = (fetchesInFlight[id] || 0) + 1;
     var run = function () {
+      var respondent = findRespondent(id);
+      if (!respondent) return Promise.reject(new Error("not one of this browser's respondents"));
       var seen = Number(load("seen:" + id, 0)) || 0;
-      var url =
-        api.messages + "?user=" + encodeURIComponent(id) + "&after=" + encodeURIComponent(seen);
-      return request("GET", url).then(function (reply) {
+      var url = api.messages + "?after=" + encodeURIComponent(seen);
+      return request("GET", url, undefined, respondent.token).then(function (reply) {
         addBotMessages(id, (reply && reply.messages) || []);
       });
     };
@@ -195,7 +244,7 @@
       },
       function (error) {
         fetchesInFlight[id] -= 1;
-        if (id === current) showFetchProblem(true);
+        if (!gone(id, error) && id === current) showFetchProblem(true);
         throw error;
       }
     );
@@ -250,10 +299,13 @@
     before
       .then(function () {
         if (next.checkFirst && transcript(id).some(function (e) { return e.type === "bot"; })) {
-          return null; // the server already talks to this id: no need to say hello
+          return null; // the interrupted hello did arrive: the bot has greeted them already
         }
+        var respondent = findRespondent(id);
+        if (!respondent) throw new Error("not one of this browser's respondents");
         // The entry's key doubles as the message id, so a retried send is handled only once.
-        return request("POST", api.send, Object.assign({ user: id, id: next.key }, next.body));
+        var body = Object.assign({ id: next.key }, next.body);
+        return request("POST", api.send, body, respondent.token);
       })
       .then(function () {
         updateEntry(id, next.key, function (e) { e.status = "sent"; delete e.checkFirst; });
@@ -267,7 +319,10 @@
           setBusy(id, -1);
           pump(id);
         },
-        function () {
+        function (error) {
+          pumping[id] = false;
+          setBusy(id, -1);
+          if (!findRespondent(id) || gone(id, error)) return;
           // Keep the conversation in order: this one and anything queued after it wait for retry.
           var list = transcript(id);
           var after = false;
@@ -276,8 +331,6 @@
             if (after && (e.key === next.key || e.status === "queued")) e.status = "failed";
           });
           saveTranscript(id, list);
-          pumping[id] = false;
-          setBusy(id, -1);
         }
       );
   }
@@ -294,6 +347,7 @@
   }
 
   function enqueue(id, kind, text, body) {
+    if (!id) return; // no respondent yet: the server has not issued one
     var list = transcript(id);
     list.push({
       type: "user",
@@ -557,7 +611,7 @@
     row.scrollLeft = 0;
   }
 
-  var notice = { hello: null, fetch: false };
+  var notice = { hello: null, fetch: false, create: false };
 
   function renderHelloProblem(entry) {
     notice.hello = entry;
@@ -570,13 +624,20 @@
     renderNotice();
   }
 
+  function showCreateProblem(show) {
+    notice.create = show;
+    renderNotice();
+  }
+
   function renderNotice() {
-    if (notice.hello) {
+    if (notice.create) {
+      els.noticeText.textContent = "สร้างผู้ตอบไม่สำเร็จ ";
+    } else if (notice.hello) {
       els.noticeText.textContent = "ส่งไม่สำเร็จ ";
     } else if (notice.fetch) {
       els.noticeText.textContent = "รับข้อความไม่สำเร็จ ";
     }
-    els.notice.hidden = !(notice.hello || notice.fetch);
+    els.notice.hidden = !(notice.create || notice.hello || notice.fetch);
   }
 
   function scrollToBottom() {
@@ -604,7 +665,8 @@
     save("current", id);
     try {
       var url = new URL(window.location.href);
-      url.searchParams.set("user", id);
+      url.searchParams.delete("user"); // from before tokens: it no longer names anyone
+      url.hash = "r=" + id;
       window.history.replaceState(null, "", url.toString());
     } catch (error) {
       /* an old browser: the URL just does not follow */
@@ -622,14 +684,40 @@
     fetchMessages(id).catch(function () {});
   }
 
+  /** The respondent named in this tab's URL (#r=<id>), if it is one of this browser's. */
+  function askedRespondent() {
+    var hash = window.location.hash;
+    var id = hash.indexOf("#r=") === 0 ? hash.slice(3) : "";
+    return findRespondent(id) ? id : null;
+  }
+
+  /** The respondent this tab should show: its URL's, the last one looked at, or the first. */
   function startingRespondent() {
-    var params = new URLSearchParams(window.location.search);
-    var asked = params.get("user");
-    if (asked && USER_ID.test(asked)) return createRespondent(asked).id;
+    var asked = askedRespondent();
+    if (asked) return asked;
     var last = load("current", null);
     if (last && findRespondent(last)) return last;
     var list = respondents();
-    return list.length ? list[0].id : createRespondent().id;
+    return list.length ? list[0].id : null;
+  }
+
+  /** Show the starting respondent, or make this browser its first one. */
+  function start() {
+    var id = startingRespondent();
+    if (id) {
+      choose(id);
+    } else {
+      newRespondent();
+    }
+  }
+
+  /** Have the server issue a new respondent and switch to them; a failure offers a retry. */
+  function newRespondent() {
+    showCreateProblem(false);
+    return createRespondent().then(
+      function (made) { choose(made.id); },
+      function () { showCreateProblem(true); }
+    );
   }
 
   /** Requests cut short by closing the tab may or may not have arrived: let the person decide. */
@@ -655,7 +743,7 @@
 
   function sendTyped() {
     var text = els.input.value;
-    if (!text.trim()) {
+    if (!text.trim() || !current) {
       els.input.focus();
       return;
     }
@@ -703,22 +791,29 @@
       sendTyped();
     });
     els.input.addEventListener("input", function () {
-      save("draft:" + current, els.input.value);
+      if (current) save("draft:" + current, els.input.value);
       resizeInput();
     });
     document.getElementById("sticker").addEventListener("click", function () {
       enqueue(current, "sticker", "", { kind: "sticker" });
     });
     document.getElementById("new-respondent").addEventListener("click", function () {
-      choose(createRespondent().id);
-      els.input.focus();
+      newRespondent().then(function () { els.input.focus(); });
     });
     els.select.addEventListener("change", function () {
       if (findRespondent(els.select.value)) choose(els.select.value);
     });
     document.getElementById("notice-retry").addEventListener("click", function () {
+      if (notice.create) {
+        newRespondent();
+        return;
+      }
       if (notice.hello) retry(current, notice.hello.key);
       fetchMessages(current).catch(function () {});
+    });
+    window.addEventListener("hashchange", function () {
+      var id = askedRespondent();
+      if (id && id !== current) choose(id);
     });
     document.addEventListener("visibilitychange", poll);
     window.addEventListener("storage", function (event) {
@@ -729,7 +824,7 @@
     });
 
     settleInterrupted();
-    choose(startingRespondent());
+    start();
     setInterval(poll, POLL_MS);
   }
 
