@@ -84,15 +84,21 @@ def test_a_five_megabyte_body_is_refused_with_413(line_app, fake_line) -> None:
     assert not stored_event(user, event["webhookEventId"])
 
 
-def test_simulator_and_line_share_the_app_wide_limits(line_app) -> None:
-    """Every route of the app gets the same answers to a too-deep or too-large body."""
-    client = line_app.test_client()
+def test_the_simulator_refuses_a_deep_body_and_stores_odd_text(client) -> None:
+    """The simulator's API: a 400 for a body too deep to parse, and a lone surrogate answered."""
+    token = client.post("/simulator/api/respondents").json["token"]
+    headers = {"X-Simulator-Token": token}
     deep = "[" * 50_000 + "]" * 50_000
-    assert client.post(
-        "/simulator/api/send", data=deep, content_type="application/json"
-    ).status_code in (400, 404)
-    big = b"x" * (5 * 1024 * 1024)
-    assert client.post("/webhooks/line", data=big).status_code == 413
+    sent = client.post(
+        "/simulator/api/send", data=deep, content_type="application/json", headers=headers
+    )
+    assert sent.status_code == 400
+    odd = '{"text": "\\ud800 \\u0000", "id": "m1"}'
+    sent = client.post(
+        "/simulator/api/send", data=odd, content_type="application/json", headers=headers
+    )
+    assert sent.status_code == 200
+    assert client.get("/simulator/api/messages?after=0", headers=headers).json["messages"]
 
 
 @FUZZ
