@@ -195,7 +195,6 @@ def test_sigterm_stops_a_worker_within_seconds_and_releases_what_it_held(
     """A slow LINE API and a backlog: on SIGTERM the worker ends its call in flight, gives the
     rest back (pending, not held under a lease) and exits within a few seconds."""
 
-
     prepare(database_url, 30, datetime.now(UTC))
     fake_line.delay_next(2.0, count=10**6)
     env = os.environ | {

@@ -120,15 +120,22 @@ def test_any_signed_body_gets_200_or_400_never_a_5xx(line_app, fake_line, body: 
     assert status in (200, 400), (status, body[:200])
 
 
+#: Ids and tokens as LINE sends them are short; any characters may be in them all the same.
+SHORT_TEXT = ANY_TEXT.filter(lambda s: 0 < len(s) <= 64)
+
+
 @FUZZ
-@given(text=ANY_TEXT, user_id=ANY_TEXT.filter(lambda s: 0 < len(s) <= 64), data=ANY_TEXT)
+@given(text=ANY_TEXT, user_id=SHORT_TEXT, data=ANY_TEXT, event_id=SHORT_TEXT, token=SHORT_TEXT)
 def test_any_text_in_any_field_is_stored_and_answered(
-    line_app, fake_line, text: str, user_id: str, data: str
+    line_app, fake_line, text: str, user_id: str, data: str, event_id: str, token: str
 ) -> None:
-    """Any Unicode in a text, a user id or a postback's data: 200, and the event is kept."""
+    """Any Unicode in a text, a user id, a postback's data, an event id, a reply or quote
+    token: 200, and the event is kept."""
     user = LineUser(line_app, fake_line, user_id=user_id)
-    message = user.event("message", message=text_message(text))
+    message = user.event("message", message={**text_message(text), "quoteToken": token})
+    message["webhookEventId"] = event_id
     tap = user.event("postback", postback={"data": data})
+    tap["replyToken"] = token
     body = json.dumps({"destination": "Ubot", "events": [message, tap]})
     assert post_raw(user, body.encode("utf-8", "surrogatepass")).status_code == 200
     assert stored_event(user, storable(message["webhookEventId"]))
