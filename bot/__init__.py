@@ -26,6 +26,7 @@ MAX_BODY_BYTES = 256 * 1024
 class ConfigError(RuntimeError):
     """The configuration cannot work: the app refuses to start rather than misbehave later."""
 
+
 #: The values of an on/off environment variable that mean on.
 TRUTHY = frozenset({"1", "true", "yes"})
 
