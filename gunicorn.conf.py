@@ -9,7 +9,8 @@ wsgi.SERVER = "-"
 
 # On SIGTERM a worker finishes the requests in hand (webhooks answer in well under a second),
 # then stops its sender threads: they make no new call and release what they hold.
-graceful_timeout = 5
+# 10 s: a call in flight may take 5 s (the sender's timeout), then the rest is given back.
+graceful_timeout = 10
 
 
 def worker_exit(_server, worker) -> None:

@@ -92,6 +92,9 @@ class Outcome:
     status: Status
     detail: str = ""
     retry_after: float | None = None
+    #: False when the platform's answer (or no connection at all) proves the call did nothing:
+    #: the try is then forgotten, so it is not repeated as one that may have gone out.
+    reached: bool = True
 
 
 #: A channel's way of sending a batch of claimed messages, in order, at a given time. It calls
@@ -100,10 +103,11 @@ Deliverer = Callable[["Runtime", Sequence[Claimed], datetime], list[Outcome]]
 
 
 def note_try(
-    db: sessionmaker[Session], messages: Sequence[Claimed], tried: str, now: datetime
+    db: sessionmaker[Session], messages: Sequence[Claimed], tried: str | None, now: datetime
 ) -> bool:
-    """Record, before a call, that these messages go out as `tried`, and extend their claim's
-    lease; False (and nothing written) when the claim lapsed and another sender holds them."""
+    """Record, before a call, that these messages go out as `tried` (None: that the last try
+    did nothing), and renew their claim's lease; False (and nothing written) when the claim
+    lapsed and another sender holds them."""
     claim = messages[0].claim
     with db.begin() as session:
         noted = session.execute(
@@ -240,6 +244,12 @@ def record(
             row.id: row
             for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
         }
+        # Messages that went in one call are retried together, so none is repeated without the
+        # others: they wait as long as the most tried of them.
+        most_tries: dict[str, int] = {}
+        for row in rows.values():
+            if row.tried:
+                most_tries[row.tried] = max(most_tries.get(row.tried, 0), row.attempts)
         for outcome in outcomes:
             row = rows.get(outcome.message_id)
             if row is None or row.status != "sending" or row.claim != claims.get(row.id):
@@ -250,7 +260,10 @@ def record(
             elif outcome.status is Status.SENT:
                 row.status, row.sent_at = "sent", now
             elif outcome.status is Status.RETRY and row.attempts < MAX_ATTEMPTS:
-                row.status, row.due_at = "pending", now + backoff(row.attempts, outcome.retry_after)
+                tries = most_tries.get(row.tried or "", row.attempts)
+                row.status, row.due_at = "pending", now + backoff(tries, outcome.retry_after)
+                if not outcome.reached:
+                    row.tried = None
             else:
                 row.status = "failed"
                 log.warning("message failed", extra={"message_id": row.id, "error": outcome.detail})

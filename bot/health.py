@@ -9,10 +9,11 @@ from urllib.parse import quote
 
 from flask import Blueprint
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from bot.runtime import runtime
-from storage.db import UNAVAILABLE, check_sqlite_file, check_sqlite_header
+from storage.db import check_sqlite_file, check_sqlite_header
 
 blueprint = Blueprint("health", __name__)
 #: Per app engine, the engine that checks its SQLite file on a new connection each time.
@@ -31,7 +32,7 @@ def healthz() -> tuple[dict, int]:
         checker = _fresh(engine) if engine.dialect.name == "sqlite" else engine
         with checker.connect() as connection:
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except UNAVAILABLE as error:
+    except (SQLAlchemyError, sqlite3.Error) as error:  # whatever it is, a turn would fail too
         log.warning("database unavailable", extra={"error": f"{type(error).__name__}: {error}"})
         return {"status": "unavailable", "database": "unreachable"}, 503
     if version is None:

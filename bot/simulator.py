@@ -42,6 +42,10 @@ def page() -> str:
 @blueprint.post("/api/respondents")
 def new_respondent() -> tuple[dict, int]:
     """Issue a new simulated respondent: a secret token for this browser, and their row."""
+    if not request.is_json:
+        # Only a JSON request: a page on another site can post a form here unasked, but not
+        # JSON without the browser first asking this server, which never allows it.
+        abort(415, "expected a JSON request")
     token = secrets.token_urlsafe(32)
     rt = runtime()
     with rt.db.begin() as session:

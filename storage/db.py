@@ -10,12 +10,20 @@ import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-#: What a write that failed for the database's sake raises (unreachable, locked, disk full,
-#: a broken file), as opposed to a bug: the same event may well succeed when it comes again.
-UNAVAILABLE = (SQLAlchemyError, sqlite3.Error, OSError)
+#: What a turn that failed for the database's sake raises (unreachable, locked, disk full, its
+#: file gone or replaced), as opposed to a bug or bad data: the same event may well succeed
+#: when it comes again, so the platform is asked to redeliver it.
+UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+    sqlite3.OperationalError,
+)
 
 #: How long any one wait for the database may last, in seconds: for a connection, a lock, the
 #: writers before us. LINE gives a webhook 2 s to answer (README, "Reliability"); a turn that
@@ -62,7 +70,7 @@ _opened_files: dict[str, tuple[int, int]] = {}
 
 
 def check_sqlite_file(path: str) -> None:
-    """Raise sqlite3.DatabaseError if the file this process opened is gone or another file
+    """Raise sqlite3.OperationalError if the file this process opened is gone or another file
     took its place.
 
     SQLite itself would not notice: an open connection goes on with the deleted file, so a turn
@@ -73,10 +81,10 @@ def check_sqlite_file(path: str) -> None:
     try:
         stat = os.stat(path)
     except OSError as error:
-        raise sqlite3.DatabaseError(f"database file unreadable: {error}") from error
+        raise sqlite3.OperationalError(f"database file unreadable: {error}") from error
     identity = _opened_files.setdefault(path, (stat.st_dev, stat.st_ino))
     if identity != (stat.st_dev, stat.st_ino):
-        raise sqlite3.DatabaseError("database file was replaced since it was opened")
+        raise sqlite3.OperationalError("database file was replaced since it was opened")
 
 
 #: The first bytes of every SQLite database file.
@@ -84,7 +92,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def check_sqlite_header(path: str) -> None:
-    """Raise sqlite3.DatabaseError if the file no longer starts like a database (overwritten
+    """Raise sqlite3.OperationalError if the file no longer starts like a database (overwritten
     in place): SQLite goes on from its cache and the WAL, and would notice only much later.
 
     The header is read through a descriptor SQLite already holds (found in /proc/self/fd), for
@@ -103,7 +111,7 @@ def check_sqlite_header(path: str) -> None:
         except OSError:  # closed meanwhile, or not readable: try the next one
             continue
         if header and header != SQLITE_MAGIC:  # an empty file is a database not yet written
-            raise sqlite3.DatabaseError("database file is not a database any more")
+            raise sqlite3.OperationalError("database file is not a database any more")
         return
 
 
@@ -233,6 +241,9 @@ class QueuedWriterConnection(sqlite3.Connection):
         if self._in_line:
             self._in_line = False
             self._process_writers.release()
+            # the shortened busy wait was for this write only; reads on this connection later
+            # get the whole timeout again
+            self.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
 
 
 def session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:

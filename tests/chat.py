@@ -15,7 +15,7 @@ class Respondent:
         """A new respondent, issued by the server, or the one `token` names (as a new tab)."""
         self.client = client
         if token is None:
-            issued = client.post("/simulator/api/respondents")
+            issued = client.post("/simulator/api/respondents", json={})
             assert issued.status_code == 201, issued.get_data(as_text=True)
             token = issued.get_json()["token"]
         self.token = token

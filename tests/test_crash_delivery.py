@@ -232,3 +232,42 @@ def _event(fake_line, user_id: str, kind: str, **fields) -> dict:
         "replyToken": fake_line.issue_reply_token(user_id),
         **fields,
     }
+
+
+def test_a_reply_refused_with_429_is_pushed_later_not_taken_as_delivered(
+    line_app, fake_line, clock
+) -> None:
+    """LINE's 429 proves nothing went out: once the token is too old, the greeting is pushed."""
+    user = LineUser(line_app, fake_line)
+    runtime = line_app.extensions["runtime"]
+    assert user.post(user.event("follow")).status_code == 200
+    fake_line.fail_next(429, path_contains="reply")
+    deliver(runtime, clock.now)
+    assert fake_line.messages_to(user.user_id) == []
+    clock.advance(seconds=60)  # the token is too old now
+    deliver(runtime, clock.now)
+    assert "สวัสดีค่ะ" in text_of(fake_line.messages_to(user.user_id))
+    assert [push.status for push in fake_line.pushes()] == [200]
+
+
+def test_a_sender_keeps_its_claim_while_it_works_through_a_long_batch(line_app, clock) -> None:
+    """Before each call the sender renews its lease from the time of that call, so a second
+    sender finds nothing to take even when the batch outlasts the first lease."""
+    from bot.delivery import LEASE, claim, note_try
+    from bot.service import Inbound, handle_inbound
+    from survey_flows.session import HelloInput
+
+    runtime = line_app.extensions["runtime"]
+    for n in range(3):
+        hello = Inbound("line", f"U{n:032x}", HelloInput(), event_id=f"e{n}")
+        handle_inbound(runtime.db, runtime.library, hello, clock.now, runtime.tz)
+    taken = claim(runtime.db, clock.now)
+    assert taken
+    clock.advance(seconds=LEASE.total_seconds() - 1)
+    assert note_try(runtime.db, taken[:1], "push:" + taken[0].retry_key, clock.now)
+    clock.advance(seconds=LEASE.total_seconds() - 1)  # past the first lease, within the renewed
+    assert claim(runtime.db, clock.now) == []
+    clock.advance(seconds=2)  # the sender went quiet: its claim lapses, another takes over
+    retaken = claim(runtime.db, clock.now)
+    assert {m.id for m in retaken} == {m.id for m in taken}
+    assert not note_try(runtime.db, taken[1:2], "push:x", clock.now), "the first is fenced out"

@@ -182,3 +182,10 @@ def test_the_export_leaves_simulated_answers_out_unless_asked(
         )
         assert {row["channel"] for row in both} == {"line", "web"}
         assert len(both) == 2 * len(real)
+
+
+def test_another_site_cannot_make_respondents_with_a_plain_form_post(client) -> None:
+    """A form post (what any page can make a visitor's browser send) creates no respondent."""
+    refused = client.post("/simulator/api/respondents", data={"x": "1"})
+    assert refused.status_code == 415
+    assert client.post("/simulator/api/respondents", json={}).status_code == 201

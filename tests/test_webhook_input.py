@@ -86,7 +86,7 @@ def test_a_five_megabyte_body_is_refused_with_413(line_app, fake_line) -> None:
 
 def test_the_simulator_refuses_a_deep_body_and_stores_odd_text(client) -> None:
     """The simulator's API: a 400 for a body too deep to parse, and a lone surrogate answered."""
-    token = client.post("/simulator/api/respondents").json["token"]
+    token = client.post("/simulator/api/respondents", json={}).json["token"]
     headers = {"X-Simulator-Token": token}
     deep = "[" * 50_000 + "]" * 50_000
     sent = client.post(
@@ -148,3 +148,16 @@ def test_storable_keeps_thai_emoji_and_marks_and_drops_only_what_cannot_be_store
     assert storable("a\x00b\x1b") == "ab"
     assert storable("x\ud800y") == "x\ufffdy"
     assert uuid.UUID(storable(str(uuid.UUID(int=1))))
+
+
+def test_an_event_that_cannot_be_stored_does_not_hold_back_the_rest_of_its_body(
+    line_app, fake_line
+) -> None:
+    """A user id too long for the database (a bug's kind of failure, not an outage): the other
+    events of the body are still handled, and the answer is not a 503 that blames the database."""
+    user = LineUser(line_app, fake_line)
+    odd = LineUser(line_app, fake_line, user_id="U" + "x" * 300).event("follow")
+    good = user.event("follow")
+    body = json.dumps({"destination": "Ubot", "events": [odd, good]})
+    assert post_raw(user, body.encode()).status_code in (200, 500)
+    assert stored_event(user, good["webhookEventId"])

@@ -60,14 +60,16 @@ def deliver_to_line(runtime: Runtime, batch: Sequence[Claimed], now: datetime) -
     outcomes: list[Outcome] = []
     for address in dict.fromkeys(message.address for message in batch):
         queue = [message for message in batch if message.address == address]
-        outcomes += _deliver_to_one(runtime, sender, queue, now)
+        outcomes += _deliver_to_one(runtime, sender, queue)
     return outcomes
 
 
-def _deliver_to_one(
-    runtime: Runtime, sender: LineSender, queue: list[Claimed], now: datetime
-) -> list[Outcome]:
-    """Send one chat's messages, call by call; a message not sent holds back those after it."""
+def _deliver_to_one(runtime: Runtime, sender: LineSender, queue: list[Claimed]) -> list[Outcome]:
+    """Send one chat's messages, call by call; a message not sent holds back those after it.
+
+    Each call reads the clock anew: the lease it renews, and the age of a reply token, count
+    from when the call is made, not from when the batch was claimed.
+    """
     outcomes: list[Outcome] = []
     spent: set[str] = set()  # tokens already tried in this round: LINE takes each one once
     rest = queue
@@ -79,6 +81,7 @@ def _deliver_to_one(
             ]
         if runtime.stopping.is_set():
             return outcomes + [Outcome(m.id, Status.RELEASED, "the sender stopped") for m in rest]
+        now = runtime.clock()
         call = _next_call(rest, now, spent)
         if call is None:  # a reply tried before, whose token is now too old to ask LINE with
             taken = _lost_reply(rest)
@@ -92,6 +95,8 @@ def _deliver_to_one(
             return outcomes  # our claim lapsed: another sender has these now, leave them be
         done = _make(sender, call, spent)
         if done is None:  # the token was refused before any reply went out: push instead
+            if not note_try(runtime.db, call.messages, None, now):
+                return outcomes  # (recorded as not tried, so no one takes it for delivered)
             refused = {message.id for message in call.messages}
             rest = [_untried(m) if m.id in refused else m for m in rest]
             continue
@@ -192,4 +197,4 @@ def _render(message: Claimed) -> list[dict]:
 
 def _outcome(message_id: int, result: Result) -> Outcome:
     status = RESULT_STATUS.get(result.outcome, Status.FAILED)
-    return Outcome(message_id, status, result.detail, result.retry_after)
+    return Outcome(message_id, status, result.detail, result.retry_after, reached=result.reached)

@@ -50,6 +50,16 @@ class Result:
     outcome: Outcome
     detail: str = ""
     retry_after: float | None = None
+    #: False when LINE surely did nothing: it answered 429, or no connection was made at all.
+    reached: bool = True
+
+
+#: Network errors that mean no connection was made: the request cannot have reached LINE.
+NOT_CONNECTED = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    ConnectionRefusedError,
+)
 
 
 class LineApiError(RuntimeError):
@@ -106,8 +116,9 @@ def _classify(error: ApiException, *, reply: bool = False, retry_key: bool = Fal
         # LINE already accepted a request with this retry key: the message went out then.
         return Result(Outcome.SENT, detail)
     if status in (0, 429) or status >= 500:
-        # Status 0 is the SDK's way of reporting an SSL failure: a network problem too.
-        return Result(Outcome.RETRY, detail, _retry_after(error))
+        # Status 0 is the SDK's way of reporting an SSL failure: a network problem too. A 429
+        # is refused before anything is done, unlike a 5xx, which may come after the sending.
+        return Result(Outcome.RETRY, detail, _retry_after(error), reached=status != 429)
     if reply and status == 400 and "invalid reply token" in detail.lower():
         return Result(Outcome.TOKEN_INVALID, detail)
     return Result(Outcome.FAILED, detail)
@@ -214,8 +225,12 @@ class LineSender:
         except ApiException as error:
             return None, _classify(error, reply=reply, retry_key=retry_key)
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            # Timeouts, refused and reset connections: LINE may or may not have the request.
-            return None, Result(Outcome.RETRY, f"network: {type(error).__name__}: {error}")
+            # Timeouts and reset connections: LINE may or may not have the request. One never
+            # connected (refused, or timed out connecting) surely did not reach it.
+            reason = getattr(error, "reason", error)  # what a MaxRetryError wraps
+            reached = not isinstance(reason, NOT_CONNECTED)
+            detail = f"network: {type(error).__name__}: {error}"
+            return None, Result(Outcome.RETRY, detail, reached=reached)
         return answer, Result(Outcome.SENT)
 
     def _send(

@@ -146,7 +146,8 @@
 
   /** Ask the server for a new respondent; resolves to it once this browser keeps its token. */
   function createRespondent() {
-    return request("POST", api.respondents).then(function (reply) {
+    // a JSON body: another site's page cannot send one without the browser asking us first
+    return request("POST", api.respondents, {}).then(function (reply) {
       if (!reply || typeof reply.token !== "string") throw new Error("no token issued");
       var list = respondents();
       var n = list.reduce(function (max, r) { return Math.max(max, r.n || 0); }, 0) + 1;
