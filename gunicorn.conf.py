@@ -18,3 +18,8 @@ def worker_exit(_server, worker) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None and "runtime" in getattr(app, "extensions", {}):
         app.extensions["runtime"].stop()
+
+
+# Gunicorn 27 opens a control socket at one shared path in $HOME; nothing here uses it, and two
+# instances on one machine (tests, benchmarks, a second app) would fight over it.
+control_socket_disable = True
