@@ -271,3 +271,61 @@ def test_a_sender_keeps_its_claim_while_it_works_through_a_long_batch(line_app, 
     retaken = claim(runtime.db, clock.now)
     assert {m.id for m in retaken} == {m.id for m in taken}
     assert not note_try(runtime.db, taken[1:2], "push:x", clock.now), "the first is fenced out"
+
+
+def test_sigterm_stops_gunicorn_within_seconds_and_releases_the_replies_it_held(
+    database_url, fake_line
+) -> None:
+    """Replies claimed by gunicorn's sender threads while LINE is slow: on SIGTERM the web
+    process exits within seconds and what it had not sent is pending again, not held."""
+    port = _free_port()
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "LINE_CHANNEL_SECRET": "test-channel-secret",
+        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+        "LINE_API_BASE_URL": fake_line.base_url,
+        "PUBLIC_BASE_URL": "https://bot.example.org",
+        "DELIVERY_LEASE_SECONDS": "60",
+    }
+    flask = [sys.executable, "-m", "flask", "--app", "bot"]
+    subprocess.run([*flask, "load-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    web = _start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+            "bot:create_app()",
+        ],
+        env,
+    )
+    try:
+        _wait_healthy(port)
+        fake_line.delay_next(3.0, count=10**6)
+        for n in range(10):  # ten people write at once; two sender threads work through them
+            event = _event(fake_line, f"U{n:032x}", "follow", follow={"isUnblocked": False})
+            body = json.dumps({"destination": "Ubot", "events": [event]}).encode()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/webhooks/line",
+                data=body,
+                headers={"X-Line-Signature": sign(body), "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert answer.status == 200
+        fake_line.wait_for_messages(1, timeout=30)
+        started = time.monotonic()
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+        assert time.monotonic() - started < 12
+        statuses = _outbox_statuses(database_url)
+        assert "sending" not in statuses, "nothing left held until its lease lapses"
+        assert "pending" in statuses, "the replies not yet sent wait for a worker"
+    finally:
+        if web.poll() is None:
+            os.killpg(web.pid, signal.SIGKILL)
+            web.wait()
