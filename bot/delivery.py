@@ -255,6 +255,8 @@ def record(
             if row is None or row.status != "sending" or row.claim != claims.get(row.id):
                 continue
             row.last_error = outcome.detail or None
+            if row.kind == "farewell" and outcome.status in (Status.SENT, Status.FAILED):
+                row.reply_token = None  # the last trace of an erased person's chat
             if outcome.status is Status.RELEASED:
                 row.status, row.due_at, row.attempts = "pending", now, row.attempts - 1
             elif outcome.status is Status.SENT:

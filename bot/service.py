@@ -16,6 +16,7 @@ from bot.quiet_hours import next_allowed
 from bot.rendering import render
 from bot.storable import storable
 from bot.workshops import DEFAULT_BASE_URL, WorkshopDesk
+from storage.erasure import erase_respondent, wipe_deleted_pages
 from storage.models import (
     Answer,
     ConsentRecord,
@@ -24,7 +25,13 @@ from storage.models import (
     Submission,
     SurveyVersion,
 )
-from storage.outbox import enqueue, has_unfinished_replies, replace_nudge
+from storage.outbox import (
+    enqueue,
+    enqueue_farewell,
+    has_unfinished_replies,
+    new_claim,
+    replace_nudge,
+)
 from storage.respondents import claim_event, get_or_create_respondent, lock_conversation
 from storage.surveys import next_round
 from survey_flows.engine import nudge, resume
@@ -130,38 +137,101 @@ def handle_inbound(
         state = State.from_json(conversation.state)
         context = library.context(session, respondent, state, inbound.input, now, tz)
         step = resume(state, inbound.input, context)
-        results = _record(session, respondent, conversation, step, inbound, now, desk)
-        conversation.state = step.state.to_json()
-        conversation.updated_at = now
-        language = step.state.language
-        rows = enqueue(
-            session,
-            respondent,
-            [render(message, language) for message in step.messages] + results,
-            now,
-            delivered=delivered,
-            reply_token=inbound.reply_token,
-            claimed_until=claimed_until,
-        )
-        # Every message from the respondent restarts the silence, so a nudge goes at most once.
-        replace_nudge(
-            session,
-            respondent,
-            [render(message, language) for message in nudge(step.state, context)],
-            next_allowed(now + NUDGE_AFTER, tz),
-            now,
-        )
+        if any(isinstance(e, ActionRequested) and e.action == "erase" for e in step.events):
+            rows = _erase(session, respondent, desk, step, inbound, now, claimed_until)
+            erased = True
+        else:
+            rows = _carry_on(
+                session,
+                respondent,
+                conversation,
+                step,
+                inbound,
+                now,
+                desk,
+                context,
+                claimed_until,
+                delivered,
+                tz,
+            )
+            erased = False
+    if erased and not wipe_deleted_pages(db.kw["bind"]):
+        log.warning("erased rows may linger in the write-ahead log until it is reused")
     log.info(
         "turn",
         extra={
             "channel": inbound.channel,
-            "respondent": respondent.id,
+            "respondent": None if erased else respondent.id,
             "input": type(inbound.input).__name__,
             "events": [type(event).__name__ for event in step.events],
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
     return _turn(respondent, rows, claimed_until)
+
+
+def _erase(
+    session: Session,
+    respondent: Respondent,
+    desk: WorkshopDesk,
+    step: Step,
+    inbound: Inbound,
+    now: datetime,
+    claimed_until: datetime | None,
+) -> list:
+    """Erase the respondent at their request: seats given up (the waitlist moves up), every row
+    about them deleted, the erasure recorded without them; the goodbye goes by reply token."""
+    desk.give_up_seats(respondent)
+    session.flush()
+    erasure = erase_respondent(session, respondent, now)
+    log.info("erasure", extra={"channel": erasure.channel, "rows": erasure.rows})
+    if inbound.channel in SELF_DELIVERING_CHANNELS or not inbound.reply_token:
+        return []
+    goodbye = [render(message, step.state.language) for message in step.messages]
+    rows = enqueue_farewell(session, inbound.channel, goodbye, now, inbound.reply_token)
+    if claimed_until:  # the caller sends them right after commit, as with any turn's replies
+        claim = new_claim()
+        for row in rows:
+            row.status, row.due_at, row.attempts, row.claim = "sending", claimed_until, 1, claim
+    return rows
+
+
+def _carry_on(
+    session: Session,
+    respondent: Respondent,
+    conversation: Conversation,
+    step: Step,
+    inbound: Inbound,
+    now: datetime,
+    desk: WorkshopDesk,
+    context,
+    claimed_until: datetime | None,
+    delivered: bool,
+    tz: ZoneInfo,
+) -> list:
+    """Store what the turn did and queue its replies and the next nudge; return the replies."""
+    results = _record(session, respondent, conversation, step, inbound, now, desk)
+    conversation.state = step.state.to_json()
+    conversation.updated_at = now
+    language = step.state.language
+    rows = enqueue(
+        session,
+        respondent,
+        [render(message, language) for message in step.messages] + results,
+        now,
+        delivered=delivered,
+        reply_token=inbound.reply_token,
+        claimed_until=claimed_until,
+    )
+    # Every message from the respondent restarts the silence, so a nudge goes at most once.
+    replace_nudge(
+        session,
+        respondent,
+        [render(message, language) for message in nudge(step.state, context)],
+        next_allowed(now + NUDGE_AFTER, tz),
+        now,
+    )
+    return rows
 
 
 def _storable(inbound: Inbound) -> Inbound:

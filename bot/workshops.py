@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.i18n import render_part
 from storage import workshops
 from storage.courses import record_interest
-from storage.models import Feedback, Respondent, Workshop
+from storage.models import Feedback, Registration, Respondent, Workshop
 from storage.outbox import enqueue
 from storage.reminders import cancel_reminders, schedule_reminders
 from survey_flows.session import (
@@ -122,6 +123,18 @@ class WorkshopDesk:
             outcome.STARTED: "register.started",
         }.get(result.outcome, "register.cancelled")
         return [self._text(key, language)]
+
+    def give_up_seats(self, respondent: Respondent) -> None:
+        """Cancel every seat and waitlist place the respondent holds (before an erasure),
+        telling whoever moves up from the waitlist."""
+        held = self.session.scalars(
+            select(Registration.id).where(
+                Registration.respondent_id == respondent.id,
+                Registration.status.in_(("registered", "waitlisted")),
+            )
+        ).all()
+        for registration_id in held:
+            self._cancel(respondent, registration_id)
 
     def _cancel(self, respondent: Respondent, registration_id: int) -> list[dict]:
         result = workshops.cancel_registration(

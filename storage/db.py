@@ -122,6 +122,9 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten with zeros, not left readable in free space: an erasure
+    # (PDPA) must really remove the person's data from the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -316,3 +316,15 @@ class Feedback(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     given_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class Erasure(Base):
+    """That someone's data was erased at their request (PDPA), with nothing that tells who."""
+
+    __tablename__ = "erasure"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(Timestamp())
+    channel: Mapped[str] = mapped_column(String(16))
+    #: How many rows went, table by table.
+    rows: Mapped[dict[str, int]] = mapped_column(JSON)

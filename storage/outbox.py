@@ -80,6 +80,29 @@ def enqueue_to_group(
     )
 
 
+def enqueue_farewell(
+    session: Session, channel: str, payloads: Iterable[dict[str, Any]], now: datetime, token: str
+) -> list[OutboxMessage]:
+    """Add the last replies to someone just erased: by reply token only, with no address that
+    would keep their platform id (if the token can no longer be used, they are not sent)."""
+    rows = [
+        OutboxMessage(
+            channel=channel,
+            # unique, so that one farewell never waits behind another's in a chat's queue
+            address=f"erased:{new_claim()}",
+            reply_token=token,
+            payload=payload,
+            kind="farewell",
+            due_at=now,
+            created_at=now,
+        )
+        for payload in payloads
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
 def replace_nudge(
     session: Session,
     respondent: Respondent,

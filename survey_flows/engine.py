@@ -95,10 +95,15 @@ COMMANDS = {
     "courses": "workshops",
     "การลงทะเบียนของฉัน": "registrations",
     "my registrations": "registrations",
+    "ลบข้อมูลของฉัน": "erase",
+    "ลบข้อมูล": "erase",
+    "delete my data": "erase",
 }
 
 #: Pseudo-questions for buttons that are not survey questions.
 CONSENT, COMMAND, START = "_consent", "_command", "_start"
+#: The buttons under "erase everything about me?": ERASE_NOW erases, anything else keeps it.
+ERASE, ERASE_NOW = "_erase", "now"
 
 
 def start(context: Context) -> Step:
@@ -175,6 +180,8 @@ class _Turn:
             return self._feedback(given)
         if command:
             return self._command(command)
+        if isinstance(given, TapInput) and given.question == ERASE:
+            return self._erase(given.value == ERASE_NOW)
         if isinstance(given, TapInput) and given.question in (SHOW, REGISTER, CANCEL):
             return self._workshop_tap(given)
         if self.state.paused:
@@ -602,6 +609,8 @@ class _Turn:
         if command == "registrations":
             self.messages.append(my_workshops(self.context.my_workshops, self.state.language))
             return self._then_continue()
+        if command == "erase":
+            return self._ask_erase()
         in_flow = self.state.stage is Stage.SURVEY and self.state.question
         if command == "stop":
             if not in_flow:
@@ -620,6 +629,28 @@ class _Turn:
             return self._reask()
         self.state.question, self.state.picked = self.state.trail.pop(), []
         return self._reask()
+
+    # Erasure (PDPA) ----------------------------------------------------------------------------
+
+    def _ask_erase(self) -> Step:
+        """Say what erasure takes away, and ask for a tap to confirm it."""
+        buttons = (
+            Button(Msg("button.erase_now"), ERASE, ERASE_NOW),
+            Button(Msg("button.erase_keep"), ERASE, "keep"),
+        )
+        self.messages.append(Message((Msg("erase.confirm"),), buttons))
+        return self.step()
+
+    def _erase(self, confirmed: bool) -> Step:
+        """Erase on the confirming tap (the shell does it, and says so); else carry on."""
+        if not confirmed:
+            self.say("erase.kept")
+            return self._reask()
+        self.events.append(ActionRequested("erase", {}))
+        # A stranger from now on: the next message is greeted and asked for consent afresh.
+        self.state = State(language=self.state.language)
+        self.say("erase.done")
+        return self.step()
 
 
 def normalize_skip(text: str) -> bool:
