@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 #: extends it before each call, so it need only outlast one call (5 s at most, bot/line/sender.py);
 #: a dead sender's messages are taken over this soon, while LINE's reply tokens still work.
 LEASE = timedelta(seconds=float(os.environ.get("DELIVERY_LEASE_SECONDS") or 15))
+#: Why a message unasked for (reminder, nudge, notice) was not sent.
+CONSENT_WITHDRAWN = "consent withdrawn"
 #: After this many tries a message is given up as failed, with the last error kept.
 MAX_ATTEMPTS = 8
 #: Backoff between tries: 2, 4, 8 … seconds, at most five minutes.
@@ -213,6 +215,9 @@ def _load_related(session: Session, rows: list[OutboxMessage]) -> list[object]:
 
 def _reason_to_drop(session: Session, row: OutboxMessage, now: datetime) -> str | None:
     """Why a due message should not be sent after all, or None to send it."""
+    respondent = session.get(Respondent, row.respondent_id) if row.respondent_id else None
+    if respondent is not None and respondent.consent_withdrawn and row.kind != "reply":
+        return CONSENT_WITHDRAWN
     if row.kind == "reminder":
         # written days ahead: the seat, the workshop or its start may have changed since
         return still_wanted(session, row, now)

@@ -41,6 +41,7 @@ from survey_flows.session import (
     AnswerRejected,
     ConsentDeclined,
     ConsentGiven,
+    ConsentWithdrawn,
     Event,
     Input,
     LanguageChanged,
@@ -286,15 +287,20 @@ def _record_one(
 ) -> None:
     channel = inbound.channel
     match event:
-        case ConsentGiven(version) | ConsentDeclined(version):
+        case ConsentGiven(version) | ConsentDeclined(version) | ConsentWithdrawn(version):
+            given = isinstance(event, ConsentGiven)
             session.add(
                 ConsentRecord(
                     respondent_id=respondent.id,
                     wording_version=version,
-                    given=isinstance(event, ConsentGiven),
+                    given=given,
                     recorded_at=now,
                     channel=channel,
                 )
+            )
+            # withdrawn: nothing unasked (reminders, nudges, notices) goes to them any more
+            respondent.consent_withdrawn = not given and (
+                isinstance(event, ConsentWithdrawn) or respondent.consent_withdrawn
             )
         case SurveyStarted(flow):
             version = session.get(SurveyVersion, int(flow))

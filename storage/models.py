@@ -70,6 +70,8 @@ class Respondent(Base):
     language: Mapped[str] = mapped_column(String(8), default="th")
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reachable: Mapped[bool] = mapped_column(default=True)
+    #: They took back their consent: only replies to what they send go to them.
+    consent_withdrawn: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: Made up to try the bot (the web simulator), not a real person: kept out of what
     #: researchers see unless they ask for it.
     is_test: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -43,6 +43,7 @@ from survey_flows.session import (
     Button,
     ConsentDeclined,
     ConsentGiven,
+    ConsentWithdrawn,
     Context,
     Event,
     FeedbackInput,
@@ -98,12 +99,16 @@ COMMANDS = {
     "ลบข้อมูลของฉัน": "erase",
     "ลบข้อมูล": "erase",
     "delete my data": "erase",
+    "ถอนความยินยอม": "withdraw",
+    "withdraw consent": "withdraw",
 }
 
 #: Pseudo-questions for buttons that are not survey questions.
 CONSENT, COMMAND, START = "_consent", "_command", "_start"
 #: The buttons under "erase everything about me?": ERASE_NOW erases, anything else keeps it.
 ERASE, ERASE_NOW = "_erase", "now"
+#: The buttons under "take back your consent?": WITHDRAW_NOW does, anything else keeps it.
+WITHDRAW, WITHDRAW_NOW = "_withdraw", "now"
 
 
 def start(context: Context) -> Step:
@@ -182,6 +187,8 @@ class _Turn:
             return self._command(command)
         if isinstance(given, TapInput) and given.question == ERASE:
             return self._erase(given.value == ERASE_NOW)
+        if isinstance(given, TapInput) and given.question == WITHDRAW:
+            return self._withdraw(given.value == WITHDRAW_NOW)
         if isinstance(given, TapInput) and given.question in (SHOW, REGISTER, CANCEL):
             return self._workshop_tap(given)
         if self.state.paused:
@@ -611,6 +618,13 @@ class _Turn:
             return self._then_continue()
         if command == "erase":
             return self._ask_erase()
+        if command == "withdraw":
+            buttons = (
+                Button(Msg("button.withdraw_now"), WITHDRAW, WITHDRAW_NOW),
+                Button(Msg("button.withdraw_keep"), WITHDRAW, "keep"),
+            )
+            self.messages.append(Message((Msg("withdraw.confirm"),), buttons))
+            return self.step()
         in_flow = self.state.stage is Stage.SURVEY and self.state.question
         if command == "stop":
             if not in_flow:
@@ -650,6 +664,18 @@ class _Turn:
         # A stranger from now on: the next message is greeted and asked for consent afresh.
         self.state = State(language=self.state.language)
         self.say("erase.done")
+        return self.step()
+
+    def _withdraw(self, confirmed: bool) -> Step:
+        """Take consent back on the confirming tap: nothing more is sent unasked, and erasure
+        is offered; any later message asks for consent again, as for someone who declined."""
+        if not confirmed:
+            self.say("withdraw.kept")
+            return self._reask()
+        self.events.append(ConsentWithdrawn(self.context.consent_version))
+        self.state = State(stage=Stage.DECLINED, language=self.state.language)
+        offer = (Button(Msg("button.erase_now"), ERASE, ERASE_NOW),)
+        self.messages.append(Message((Msg("withdraw.done"),), offer))
         return self.step()
 
 

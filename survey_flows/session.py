@@ -237,6 +237,13 @@ class ConsentDeclined:
 
 
 @dataclass(frozen=True)
+class ConsentWithdrawn:
+    """The respondent took back the consent they gave (to the notice of this wording version)."""
+
+    version: str
+
+
+@dataclass(frozen=True)
 class SurveyStarted:
     """A new run through a flow began (a new submission)."""
 
@@ -297,6 +304,7 @@ class LanguageChanged:
 Event = (
     ConsentGiven
     | ConsentDeclined
+    | ConsentWithdrawn
     | SurveyStarted
     | AnswerRecorded
     | AnswerRejected

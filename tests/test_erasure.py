@@ -126,3 +126,38 @@ def test_keeping_the_data_erases_nothing(line_app, fake_line) -> None:
         assert session.scalar(select(func.count()).select_from(Erasure)) == 0
         assert session.execute(text("SELECT count(*) FROM respondent")).scalar() == 1
     assert len(everything(line_app)) >= len(before)
+
+
+def test_withdrawn_consent_stops_reminders_and_nudges_and_can_be_given_again(
+    line_app, fake_line, clock
+) -> None:
+    """After "ถอนความยินยอม" and its confirmation nothing unasked is sent (a due reminder is
+    dropped, no nudge is kept), erasure is offered, and consenting again works."""
+    runtime = line_app.extensions["runtime"]
+    user = LineUser(line_app, fake_line)
+    user.onboard()
+    user.say("สำรวจ")  # mid-survey: a nudge is scheduled for tomorrow
+    with runtime.db.begin() as session:
+        workshop = add_workshop(session, clock.now + timedelta(hours=3), [{"hours_before": 2}])
+        take_seat(session, workshop, user.user_id, clock.now, channel="line")
+    user.say("ถอนความยินยอม")
+    done = user.tap("ถอนความยินยอม")
+    assert "ถอนความยินยอมแล้ว" in text_of(done)
+    assert user.quick_replies() == ["ลบข้อมูลทั้งหมด"], "erasure is offered"
+    before = len(fake_line.messages_to(user.user_id))
+    clock.advance(hours=26)  # past the reminder's and the nudge's time
+    deliver(runtime, clock.now)
+    assert len(fake_line.messages_to(user.user_id)) == before, "nothing sent unasked"
+    with runtime.db() as session:
+        statuses = dict(
+            session.execute(
+                text("SELECT kind, status FROM outbox_message WHERE kind != 'reply'")
+            ).all()
+        )
+    assert statuses.get("reminder") == "dropped"
+    assert "nudge" not in statuses or statuses["nudge"] == "dropped"
+    again = user.say("สวัสดี")
+    assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in text_of(again)
+    user.tap("ยินยอม")
+    with runtime.db() as session:
+        assert session.scalars(select(Respondent.consent_withdrawn)).one() is False

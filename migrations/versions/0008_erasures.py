@@ -1,4 +1,4 @@
-"""erasures: when someone's data was erased, with no personal data
+"""erasures: when someone's data was erased, with no personal data; consent withdrawn
 
 Revision ID: 0008
 Revises: 0007
@@ -23,7 +23,13 @@ def upgrade() -> None:
         sa.Column('rows', sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_erasure')),
     )
+    with op.batch_alter_table('respondent', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('consent_withdrawn', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('respondent', schema=None) as batch_op:
+        batch_op.drop_column('consent_withdrawn')
     op.drop_table('erasure')
