@@ -7,16 +7,17 @@ from datetime import datetime
 from threading import Lock
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.workshops import mine as my_workshops
 from bot.workshops import offers as workshop_offers
 from storage.courses import all_courses
-from storage.models import Respondent, SurveyVersion
+from storage.models import ConsentRecord, Respondent, Submission, SurveyVersion
 from storage.surveys import latest_scores, latest_versions
-from survey_flows.engine import RESULTS, WORKSHOPS, needs
+from survey_flows.engine import MY_DATA, RESULTS, WORKSHOPS, needs
 from survey_flows.form import Flow, FormError
-from survey_flows.session import Context, Course, Input, State
+from survey_flows.session import Context, Course, Input, MyData, State, SurveyTaken
 from survey_flows.xlsform import load_flow
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,43 @@ class SurveyLibrary:
                 if WORKSHOPS in wanted
                 else {}
             ),
+            my_data=self._my_data(session, respondent, tz) if MY_DATA in wanted else None,
+        )
+
+    def _my_data(self, session: Session, respondent: Respondent, tz: ZoneInfo) -> MyData:
+        """The surveys they took and the consent they gave, for "see my data"."""
+        submissions = session.execute(
+            select(Submission, SurveyVersion)
+            .join(SurveyVersion, Submission.survey_version_id == SurveyVersion.id)
+            .where(Submission.respondent_id == respondent.id)
+            .order_by(Submission.started_at)
+        ).all()
+        surveys = []
+        for submission, version in submissions:
+            if version.form_id == PROFILE_FORM_ID:
+                continue  # shown as the profile itself
+            try:
+                title = dict(self.flow(version).title)
+            except FormError:
+                title = {"th": version.form_id}
+            completed = submission.completed_at
+            surveys.append(
+                SurveyTaken(
+                    title,
+                    submission.started_at.astimezone(tz).date(),
+                    completed.astimezone(tz).date() if completed else None,
+                )
+            )
+        consent = session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.respondent_id == respondent.id, ConsentRecord.given.is_(True))
+            .order_by(ConsentRecord.recorded_at.desc())
+            .limit(1)
+        ).first()
+        return MyData(
+            tuple(surveys),
+            consent.recorded_at.astimezone(tz).date() if consent else None,
+            consent.wording_version if consent else "",
         )
 
     @staticmethod

@@ -52,6 +52,7 @@ from survey_flows.session import (
     LanguageChanged,
     Message,
     Msg,
+    MyData,
     OtherInput,
     ScoresComputed,
     Stage,
@@ -101,6 +102,10 @@ COMMANDS = {
     "delete my data": "erase",
     "ถอนความยินยอม": "withdraw",
     "withdraw consent": "withdraw",
+    "ข้อมูลของฉัน": "my_data",
+    "my data": "my_data",
+    "แก้ข้อมูลส่วนตัว": "edit_profile",
+    "edit profile": "edit_profile",
 }
 
 #: Pseudo-questions for buttons that are not survey questions.
@@ -117,7 +122,7 @@ def start(context: Context) -> Step:
 
 
 #: The parts of the context that only some turns use, so the shell can skip looking them up.
-WORKSHOPS, RESULTS = "workshops", "results"
+WORKSHOPS, RESULTS, MY_DATA = "workshops", "results", "my_data"
 
 
 def needs(state: State, given: Input, flows: Mapping[str, Flow]) -> frozenset[str]:
@@ -133,6 +138,8 @@ def needs(state: State, given: Input, flows: Mapping[str, Flow]) -> frozenset[st
         wanted |= {WORKSHOPS, RESULTS}
     if command == "results":
         wanted.add(RESULTS)
+    if command == "my_data":
+        wanted |= {WORKSHOPS, RESULTS, MY_DATA}
     return frozenset(wanted)
 
 
@@ -618,6 +625,13 @@ class _Turn:
             return self._then_continue()
         if command == "erase":
             return self._ask_erase()
+        if command == "my_data":
+            return self._my_data()
+        if command == "edit_profile" and self.context.profile_flow:
+            if self.state.stage is Stage.SURVEY and self.state.question:
+                self.say("error.finish_first")  # one survey at a time: the answers stay whole
+                return self._reask()
+            return self._start(self.context.profile_flow)
         if command == "withdraw":
             buttons = (
                 Button(Msg("button.withdraw_now"), WITHDRAW, WITHDRAW_NOW),
@@ -645,6 +659,44 @@ class _Turn:
         return self._reask()
 
     # Erasure (PDPA) ----------------------------------------------------------------------------
+
+    def _my_data(self) -> Step:
+        """Everything stored about them, in the chat: profile, surveys, scores, registrations,
+        consent; then how to change or erase it, and back to where they were."""
+        language, data = self.state.language, self.context.my_data or MyData()
+        lines: list = [Msg("my_data.title")]
+        profile_flow = self.context.flows.get(self.context.profile_flow or "")
+        told = [
+            _told(profile_flow, name, value, language)
+            for name, value in self.context.profile.items()
+        ]
+        if told:
+            lines.append(Msg("my_data.profile", {"values": " · ".join(told)}))
+        for survey in data.surveys:
+            params = {"title": pick(dict(survey.title), language), "started": survey.started}
+            if survey.completed:
+                lines.append(Msg("my_data.survey_done", {**params, "completed": survey.completed}))
+            else:
+                lines.append(Msg("my_data.survey_open", params))
+        if not data.surveys:
+            lines.append(Msg("my_data.no_surveys"))
+        for mine in self.context.my_workshops:
+            key = "my_data.waitlisted" if mine.status == "waitlisted" else "my_data.registered"
+            lines.append(
+                Msg(key, {"title": pick(dict(mine.title), language), "when": mine.starts_at})
+            )
+        if data.consented:
+            when = {"when": data.consented, "wording": data.consent_wording}
+            lines.append(Msg("my_data.consent", when))
+        lines.append(Msg("my_data.rights"))
+        self.messages.append(Message(tuple(lines)))
+        for flow in self.context.flows.values():  # the latest scores, as the results card
+            stored = self.context.previous_scores.get(flow.form_id)
+            if flow.scoring and stored and stored.get("characteristics"):
+                scores = Scores(stored["characteristics"], stored.get("subfeatures", {}))
+                self.messages.append(results_card(flow, scores, {}, language))
+                break
+        return self._reask()
 
     def _ask_erase(self) -> Step:
         """Say what erasure takes away, and ask for a tap to confirm it."""
@@ -677,6 +729,16 @@ class _Turn:
         offer = (Button(Msg("button.erase_now"), ERASE, ERASE_NOW),)
         self.messages.append(Message((Msg("withdraw.done"),), offer))
         return self.step()
+
+
+def _told(flow: Flow | None, name: str, value: object, language: str) -> str:
+    """A profile answer as the label of the choice, where the profile form has one."""
+    try:
+        item = flow.item(name) if flow else None
+    except StopIteration:  # asked by an older profile form
+        item = None
+    choices = item.choices if item else ()
+    return next((pick(c.label, language) for c in choices if c.name == value), str(value))
 
 
 def normalize_skip(text: str) -> bool:

@@ -127,6 +127,27 @@ class Context:
     workshops: tuple[WorkshopOffer, ...] = ()
     #: The respondent's registrations that are still ahead.
     my_workshops: tuple[MyWorkshop, ...] = ()
+    #: What is stored about them, only on a turn that shows it ("see my data").
+    my_data: MyData | None = None
+
+
+@dataclass(frozen=True)
+class SurveyTaken:
+    """One run through a survey, as "see my data" lists it (dates are local)."""
+
+    title: Mapping[str, str]
+    started: date
+    completed: date | None
+
+
+@dataclass(frozen=True)
+class MyData:
+    """What is stored about the respondent beyond the profile, for "see my data" (PDPA)."""
+
+    surveys: tuple[SurveyTaken, ...] = ()
+    #: When they last consented (local date) and to which wording; None if they never did.
+    consented: date | None = None
+    consent_wording: str = ""
 
 
 @dataclass(frozen=True)

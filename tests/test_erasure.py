@@ -161,3 +161,22 @@ def test_withdrawn_consent_stops_reminders_and_nudges_and_can_be_given_again(
     user.tap("ยินยอม")
     with runtime.db() as session:
         assert session.scalars(select(Respondent.consent_withdrawn)).one() is False
+
+
+def test_my_data_shows_what_is_stored_with_buddhist_era_dates(line_app, fake_line, clock) -> None:
+    """ "ข้อมูลของฉัน" lists the profile, the surveys taken with dates, the registrations and
+    when consent was given to which wording; "แก้ข้อมูลส่วนตัว" asks the profile again."""
+    runtime = line_app.extensions["runtime"]
+    user = LineUser(line_app, fake_line)
+    user.onboard()
+    walk_survey(user, "ข้าม")
+    with runtime.db.begin() as session:
+        workshop = add_workshop(session, clock.now + timedelta(days=3))
+        take_seat(session, workshop, user.user_id, clock.now, channel="line")
+    shown = text_of(user.say("ข้อมูลของฉัน"))
+    assert "คนขับรถม้า · เทศบาลนครลำปาง" in shown
+    assert "แบบสำรวจอาชีพและรายได้" in shown and "2569" in shown, "dates in the Buddhist Era"
+    assert "ขนมพื้นบ้านลำปาง" in shown, "the registration"
+    assert "ให้ความยินยอมเมื่อ" in shown and "2026-11-v1" in shown
+    asked = text_of(user.say("แก้ข้อมูลส่วนตัว"))
+    assert "คุณทำงานด้านไหนคะ" in asked
