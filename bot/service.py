@@ -14,7 +14,7 @@ from bot.delivery import LEASE, Claimed
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
 from bot.quiet_hours import next_allowed
 from bot.rendering import render
-from bot.storable import storable
+from bot.storable import storable, storable_id
 from bot.workshops import DEFAULT_BASE_URL, WorkshopDesk
 from storage.erasure import erase_respondent, wipe_deleted_pages
 from storage.models import (
@@ -248,7 +248,7 @@ def _storable(inbound: Inbound) -> Inbound:
         inbound,
         user_id=storable(inbound.user_id),
         input=given,
-        event_id=storable(inbound.event_id) if inbound.event_id else None,
+        event_id=storable_id(inbound.event_id) if inbound.event_id else None,
         reply_token=storable(inbound.reply_token) if inbound.reply_token else None,
     )
 

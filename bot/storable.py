@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 #: NUL, which PostgreSQL's text refuses, and the other C0 controls but tab, newline and carriage
@@ -20,3 +21,13 @@ def storable(text: str) -> str:
     'สวัสดี\\n👋'
     """
     return _LONE_SURROGATE.sub("\ufffd", _CONTROLS.sub("", text))
+
+
+def storable_id(identifier: str) -> str:
+    """An id made storable without merging it with another: unchanged when it is storable
+    already, else a digest of it (cleaning alone could turn "\\x1f" and "" into the same id)."""
+    cleaned = storable(identifier)
+    if cleaned == identifier and identifier:
+        return identifier
+    raw = identifier.encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(raw).hexdigest()

@@ -180,3 +180,17 @@ def test_my_data_shows_what_is_stored_with_buddhist_era_dates(line_app, fake_lin
     assert "ให้ความยินยอมเมื่อ" in shown and "2026-11-v1" in shown
     asked = text_of(user.say("แก้ข้อมูลส่วนตัว"))
     assert "คุณทำงานด้านไหนคะ" in asked
+
+
+def test_no_log_line_carries_a_platform_id_or_an_answer(line_app, fake_line, caplog) -> None:
+    """Logs are read by more people than the data: they name nobody and repeat no answer."""
+    caplog.set_level("DEBUG")
+    user = LineUser(line_app, fake_line, user_id="U" + "d" * 32)
+    user.onboard()
+    walk_survey(user, UNIQUE)
+    user.say("ลบข้อมูลของฉัน")
+    user.tap("ลบข้อมูลทั้งหมด")
+    logged = "\n".join(repr(vars(record)) for record in caplog.records)
+    assert "turn" in logged and "erasure" in logged, "the logs were captured"
+    assert user.user_id not in logged
+    assert UNIQUE not in logged

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.delivery import deliver
-from bot.storable import storable
+from bot.storable import storable, storable_id
 from storage.models import Answer, ProcessedEvent
 from tests.line_user import LineUser, sign, text_message
 
@@ -138,8 +138,8 @@ def test_any_text_in_any_field_is_stored_and_answered(
     tap["replyToken"] = token
     body = json.dumps({"destination": "Ubot", "events": [message, tap]})
     assert post_raw(user, body.encode("utf-8", "surrogatepass")).status_code == 200
-    assert stored_event(user, storable(message["webhookEventId"]))
-    assert stored_event(user, storable(tap["webhookEventId"]))
+    assert stored_event(user, storable_id(message["webhookEventId"]))
+    assert stored_event(user, storable_id(tap["webhookEventId"]))
 
 
 def test_storable_keeps_thai_emoji_and_marks_and_drops_only_what_cannot_be_stored() -> None:
@@ -161,3 +161,10 @@ def test_an_event_that_cannot_be_stored_does_not_hold_back_the_rest_of_its_body(
     body = json.dumps({"destination": "Ubot", "events": [odd, good]})
     assert post_raw(user, body.encode()).status_code in (200, 500)
     assert stored_event(user, good["webhookEventId"])
+
+
+def test_event_ids_that_differ_only_in_unstorable_characters_stay_apart() -> None:
+    """Two ids are never merged by cleaning, and a storable id is kept as it is."""
+    assert storable_id("01HXYZ") == "01HXYZ"
+    assert storable_id("\x1f") != storable_id("") != storable_id("\x1e")
+    assert storable_id("a\ud800") != storable_id("a\ufffd")

@@ -31,7 +31,7 @@ from bot.i18n import translate
 from bot.line.render import read_more
 from bot.runtime import Runtime, runtime
 from bot.service import Inbound, Turn
-from bot.storable import storable
+from bot.storable import storable, storable_id
 from storage.db import UNAVAILABLE
 from storage.models import OutboxMessage, Respondent
 from storage.outbox import enqueue, enqueue_to_group
@@ -99,7 +99,7 @@ def _parse(rt: Runtime) -> list[Event]:
 def handle_event(rt: Runtime, event: Event) -> Turn | None:
     """Carry out one event; return the turn whose replies are to be sent, if any."""
     event_id = getattr(event, "webhook_event_id", None)
-    event_id = storable(event_id) if isinstance(event_id, str) else None
+    event_id = storable_id(event_id) if isinstance(event_id, str) else None
     source = getattr(event, "source", None)
     if isinstance(source, GroupSource | RoomSource):
         return _note_group(rt, source, event, event_id)
