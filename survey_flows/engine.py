@@ -132,7 +132,10 @@ def needs(state: State, given: Input, flows: Mapping[str, Flow]) -> frozenset[st
     in_scored_flow = state.flow in flows and flows[state.flow].scoring is not None
     wanted = set()
     tapped = given.question if isinstance(given, TapInput) else ""
+    picking = bool(state.browsing) and isinstance(given, TextInput)  # a number from a list
     if command in ("workshops", "registrations") or tapped in (SHOW, REGISTER, CANCEL, COURSE):
+        wanted.add(WORKSHOPS)
+    if picking:
         wanted.add(WORKSHOPS)
     if in_scored_flow:  # it may end this turn, with a card and the courses that fit
         wanted |= {WORKSHOPS, RESULTS}
@@ -174,6 +177,7 @@ class _Turn:
 
     def run(self, given: Input) -> Step:
         command = _command_of(given)
+        shown, self.state.browsing = self.state.browsing, []
         if self.state.stage is Stage.NEW or isinstance(given, HelloInput):
             # A first message may be a survey keyword (a QR poster): remember it for after consent.
             if isinstance(given, TextInput) and (handle := self._keyword(given.text)):
@@ -198,12 +202,15 @@ class _Turn:
             return self._withdraw(given.value == WITHDRAW_NOW)
         if isinstance(given, TapInput) and given.question in (SHOW, REGISTER, CANCEL):
             return self._workshop_tap(given)
+        if isinstance(given, TextInput) and (picked := _numbered(given.text, shown)):
+            return self._workshop_tap(TapInput(SHOW, picked))  # the number of a listed workshop
         if self.state.paused:
+            if not isinstance(given, TapInput):
+                # Only "ทำต่อ" resumes: a greeting or a stray word is not taken for an answer.
+                return self._still_paused()
+            # a tap on the question's own buttons (say, on the nudge) resumes and counts
             self.state.paused = False
             self.say("resumed")
-            if isinstance(given, HelloInput | OtherInput):
-                return self._reask()
-            # a tap or an answer typed after a pause (say, on the nudge) counts as the answer
         if self.state.stage in (Stage.CONSENT, Stage.DECLINED):
             return self._consent(given)
         if self.state.stage is Stage.IDLE:
@@ -402,9 +409,23 @@ class _Turn:
         return self._then_continue()
 
     def _then_continue(self) -> Step:
-        """After a look at workshops mid-survey: their buttons stay last, and ทำต่อ resumes."""
+        """After a look at workshops mid-survey: the survey waits (paused), the list keeps its
+        buttons with ทำต่อ beside them in the same message (LINE shows only the last message's
+        buttons), and a typed number picks from the list."""
+        last = self.messages[-1]
+        self.state.browsing = [b.value for b in last.buttons if b.question == SHOW]
         if self.state.stage is Stage.SURVEY and self.state.question:
-            self.say("workshops.continue_hint")
+            self.state.paused = True
+            self.messages[-1] = replace(
+                last,
+                parts=(*last.parts, Msg("workshops.continue_hint")),
+                buttons=(*last.buttons, _continue_button()),
+            )
+        return self.step()
+
+    def _still_paused(self, key: str = "paused.reminder") -> Step:
+        """Say the survey is resting, with the ทำต่อ button."""
+        self.messages.append(Message((Msg(key),), (_continue_button(),)))
         return self.step()
 
     def _workshop_tap(self, given: TapInput) -> Step:
@@ -644,8 +665,7 @@ class _Turn:
             if not in_flow:
                 return self._reask()
             self.state.paused = True
-            self.say("paused")
-            return self.step()
+            return self._still_paused("paused")
         if not in_flow:
             self.say("error.no_survey")
             return self._reask()
@@ -744,6 +764,17 @@ def _told(flow: Flow | None, name: str, value: object, language: str) -> str:
 def normalize_skip(text: str) -> bool:
     """Whether typed text means "skip"."""
     return answer_checks.normalize_text(text) in ("ข้าม", "skip")
+
+
+def _continue_button() -> Button:
+    """ทำต่อ, as a button."""
+    return Button(Msg("button.continue"), COMMAND, "continue")
+
+
+def _numbered(text: str, shown: list[str]) -> str | None:
+    """The id of the listed item whose number was typed ("2", "๒"), if any."""
+    number = answer_checks.parse_integer(text) if shown else None
+    return shown[number - 1] if number is not None and 0 < number <= len(shown) else None
 
 
 def _command_of(given: Input) -> str | None:

@@ -37,6 +37,9 @@ class State:
     trail: list[str] = field(default_factory=list)  # answered questions, for "back"
     picked: list[str] = field(default_factory=list)  # select_multiple taps so far
     paused: bool = False
+    #: Ids of the workshops listed on screen, in their numbered order, so a typed number picks
+    #: one; forgotten at the next message.
+    browsing: list[str] = field(default_factory=list)
     pending: str | None = None  # handle of the survey asked for before consent or profile
     #: The questions after a workshop: {"workshop", "title", "rating", "waiting"}, or None.
     feedback: dict[str, Any] | None = None
