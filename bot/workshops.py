@@ -147,7 +147,10 @@ class WorkshopDesk:
             self._tell_promoted(
                 result.promoted_respondent_id, result.promoted_registration_id, result.workshop
             )
-        return [self._text("cancel.done", respondent.language)]
+        workshop = result.workshop
+        title = workshop.title_en if respondent.language == "en" else workshop.title_th
+        when = workshop.starts_at.astimezone(self.tz)
+        return [self._text("cancel.done", respondent.language, title=title, when=when)]
 
     def _tell_promoted(self, respondent_id: int, registration_id: int, workshop) -> None:
         """The first on the waitlist gets the seat at once, and hears about it."""

@@ -65,6 +65,8 @@ from survey_flows.session import (
 )
 from survey_flows.workshop_chat import (
     CANCEL,
+    CANCEL_NOW,
+    KEEP,
     RATING,
     REGISTER,
     SHOW,
@@ -114,6 +116,8 @@ CONSENT, COMMAND, START = "_consent", "_command", "_start"
 ERASE, ERASE_NOW = "_erase", "now"
 #: The buttons under "take back your consent?": WITHDRAW_NOW does, anything else keeps it.
 WITHDRAW, WITHDRAW_NOW = "_withdraw", "now"
+#: The buttons under "start this survey again?": RESTART_NOW does, anything else carries on.
+RESTART, RESTART_NOW = "_restart", "now"
 
 
 def start(context: Context) -> Step:
@@ -133,7 +137,8 @@ def needs(state: State, given: Input, flows: Mapping[str, Flow]) -> frozenset[st
     wanted = set()
     tapped = given.question if isinstance(given, TapInput) else ""
     picking = bool(state.browsing) and isinstance(given, TextInput)  # a number from a list
-    if command in ("workshops", "registrations") or tapped in (SHOW, REGISTER, CANCEL, COURSE):
+    workshop_taps = (SHOW, REGISTER, CANCEL, CANCEL_NOW, COURSE)
+    if command in ("workshops", "registrations") or tapped in workshop_taps:
         wanted.add(WORKSHOPS)
     if picking:
         wanted.add(WORKSHOPS)
@@ -200,7 +205,9 @@ class _Turn:
             return self._erase(given.value == ERASE_NOW)
         if isinstance(given, TapInput) and given.question == WITHDRAW:
             return self._withdraw(given.value == WITHDRAW_NOW)
-        if isinstance(given, TapInput) and given.question in (SHOW, REGISTER, CANCEL):
+        if isinstance(given, TapInput) and given.question == RESTART:
+            return self._restart(given.value == RESTART_NOW)
+        if isinstance(given, TapInput) and given.question in (SHOW, REGISTER, CANCEL, CANCEL_NOW):
             return self._workshop_tap(given)
         if isinstance(given, TextInput) and (picked := _numbered(given.text, shown)):
             return self._workshop_tap(TapInput(SHOW, picked))  # the number of a listed workshop
@@ -430,13 +437,26 @@ class _Turn:
 
     def _workshop_tap(self, given: TapInput) -> Step:
         """A tap on a workshop's button: see it, register for it, or cancel a registration."""
-        if given.question == CANCEL:
-            if any(str(m.id) == given.value for m in self.context.my_workshops):
-                action = ActionRequested("cancel_registration", {"registration": given.value})
-                self.events.append(action)
-                return self.step()  # the shell says how it went
-            self.say("error.stale_button")
-            return self._workshops()
+        if given.question == CANCEL_NOW and given.value == KEEP:
+            self.say("cancel.kept")
+            return self._reask()
+        if given.question in (CANCEL, CANCEL_NOW):
+            mine = next((m for m in self.context.my_workshops if str(m.id) == given.value), None)
+            if mine is None:
+                self.say("error.stale_button")
+                return self._workshops()
+            if given.question == CANCEL:  # ask first: a seat given up may go to someone else
+                params = {"title": pick(dict(mine.title), self.state.language)}
+                buttons = (
+                    Button(Msg("button.cancel_now"), CANCEL_NOW, given.value),
+                    Button(Msg("button.cancel_keep"), CANCEL_NOW, KEEP),
+                )
+                when = {**params, "when": mine.starts_at}
+                self.messages.append(Message((Msg("cancel.confirm", when),), buttons))
+                return self.step()
+            action = ActionRequested("cancel_registration", {"registration": given.value})
+            self.events.append(action)
+            return self.step()  # the shell says how it went
         offer = next((w for w in self.context.workshops if str(w.id) == given.value), None)
         if offer is None:
             self.say("error.stale_button")
@@ -670,8 +690,13 @@ class _Turn:
             self.say("error.no_survey")
             return self._reask()
         self.state.paused = False
-        if command == "restart":
-            return self._start(self.state.flow or "")
+        if command == "restart":  # ask first: the answers given so far are asked again
+            buttons = (
+                Button(Msg("button.restart_now"), RESTART, RESTART_NOW),
+                Button(Msg("button.restart_keep"), RESTART, KEEP),
+            )
+            self.messages.append(Message((Msg("restart.confirm"),), buttons))
+            return self.step()
         if not self.state.trail:  # back, on the first question
             self.say("error.at_first")
             return self._reask()
@@ -737,6 +762,13 @@ class _Turn:
         self.state = State(language=self.state.language)
         self.say("erase.done")
         return self.step()
+
+    def _restart(self, confirmed: bool) -> Step:
+        """Start the survey in progress again on the confirming tap; else carry on with it."""
+        in_flow = self.state.stage is Stage.SURVEY and self.state.question
+        if confirmed and in_flow:
+            return self._start(self.state.flow or "")
+        return self._reask()
 
     def _withdraw(self, confirmed: bool) -> Step:
         """Take consent back on the confirming tap: nothing more is sent unasked, and erasure

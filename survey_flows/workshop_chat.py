@@ -12,6 +12,8 @@ from survey_flows.session import Button, Message, Msg, MyWorkshop, Part, Worksho
 
 #: Pseudo-questions of the workshop buttons.
 SHOW, REGISTER, CANCEL, RATING = "_workshop", "_register", "_cancel", "_rating"
+#: The buttons under "cancel this registration?": the registration's id cancels, KEEP keeps it.
+CANCEL_NOW, KEEP = "_cancel_now", "keep"
 
 #: How many workshops one message lists: enough to choose from, short enough to read.
 MAX_LISTED = 10

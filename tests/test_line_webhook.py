@@ -343,7 +343,8 @@ def test_waitlist_promotion_check_in_and_feedback_through_line(line_app, fake_li
     )
     assert "คิวสำรองลำดับที่ 1" in text_of(third.tap("ต่อคิวสำรอง"))
     first.say("การลงทะเบียนของฉัน")
-    assert "ยกเลิกให้แล้ว" in text_of(first.tap("ยกเลิกข้อ 1"))
+    assert "ใช่ไหมคะ" in text_of(first.tap("ยกเลิกข้อ 1"))
+    assert "ให้แล้วค่ะ" in text_of(first.tap("ยืนยันยกเลิก"))
     assert "ข่าวดีค่ะ" in text_of(fake_line.messages_to(third.user_id)[-1:])  # pushed
     with line_app.extensions["runtime"].db() as session:
         workshop = session.scalars(select(Workshop).where(Workshop.capacity == 2)).one()

@@ -64,7 +64,10 @@ def test_register_waitlist_cancel_promote_remind_check_in_and_feedback(app, clie
 
     mine = first.say("การลงทะเบียนของฉัน")
     assert MARKETING in texts(mine)
-    assert "ยกเลิกให้แล้ว" in texts(first.tap("ยกเลิกข้อ 1"))
+    asked = texts(first.tap("ยกเลิกข้อ 1"))
+    assert "ใช่ไหมคะ" in asked and "2569" in asked, "asks first, naming the workshop's date"
+    done = texts(first.tap("ยืนยันยกเลิก"))
+    assert "ให้แล้วค่ะ" in done and "2569" in done and "อบรม" in done
     assert "ข่าวดีค่ะ" in texts(third.replies())  # promoted at once, and told
 
     workshop = marketing_workshop(app)
