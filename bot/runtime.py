@@ -28,7 +28,7 @@ from storage.outbox import has_unfinished_replies
 log = logging.getLogger(__name__)
 
 #: Bump when the wording of the consent notice (catalog key consent.notice) changes.
-CONSENT_VERSION = "2026-11-v1"
+CONSENT_VERSION = "2026-12-v2"
 
 
 def utc_now() -> datetime:

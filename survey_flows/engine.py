@@ -326,7 +326,11 @@ class _Turn:
         self.state.picked, self.state.question = [], None
         self.events.append(SurveyStarted(handle))
         if handle == self.context.profile_flow:
-            self.say("profile.intro")
+            # "ก่อน" (first) fits only before the first survey, not when the profile is redone
+            if self.context.profile:
+                self.say("profile.intro_again")
+            else:
+                self.say("profile.intro")
         else:
             self.say("survey.start", title=self._title())
         return self._advance(from_index=0)

@@ -115,7 +115,7 @@ def read_typed(
     """Turn typed text into the item's value, or say what was wrong with it."""
     if item.kind is Kind.TEXT:
         if len(text) > MAX_TEXT_ANSWER:
-            return Rejected("too_long", Msg("error.too_long", {"limit": MAX_TEXT_ANSWER}))
+            return Rejected("too_long", Msg("error.too_long"))
         return text
     if item.kind is Kind.INTEGER:
         value = answer_checks.parse_integer(text)

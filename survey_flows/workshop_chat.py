@@ -26,18 +26,15 @@ def workshop_list(offers: Sequence[WorkshopOffer], language: str) -> Message:
     buttons = []
     for number, offer in enumerate(listed, start=1):
         title = pick(dict(offer.title), language)
-        lines.append(
-            Msg(
-                "workshops.line",
-                {
-                    "number": number,
-                    "title": title,
-                    "when": offer.starts_at,
-                    "venue": offer.venue,
-                    "seats": offer.seats_left,
-                },
-            )
-        )
+        params = {
+            "number": number,
+            "title": title,
+            "when": offer.starts_at,
+            "venue": offer.venue,
+            "seats": offer.seats_left,
+        }
+        full = offer.seats_left <= 0
+        lines.append(Msg("workshops.line_full", params) if full else Msg("workshops.line", params))
         buttons.append(Button(f"{number}. {title}", SHOW, str(offer.id)))
     return Message(tuple(lines), tuple(buttons))
 

@@ -177,7 +177,7 @@ def test_my_data_shows_what_is_stored_with_buddhist_era_dates(line_app, fake_lin
     assert "คนขับรถม้า · เทศบาลนครลำปาง" in shown
     assert "แบบสำรวจอาชีพและรายได้" in shown and "2569" in shown, "dates in the Buddhist Era"
     assert "ขนมพื้นบ้านลำปาง" in shown, "the registration"
-    assert "ให้ความยินยอมเมื่อ" in shown and "2026-11-v1" in shown
+    assert "ให้ความยินยอมเมื่อ" in shown and "2026-12-v2" in shown
     asked = text_of(user.say("แก้ข้อมูลส่วนตัว"))
     assert "คุณทำงานด้านไหนคะ" in asked
 

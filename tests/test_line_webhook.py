@@ -155,7 +155,7 @@ def test_stickers_images_and_files_get_a_friendly_reprompt(line_app, fake_line) 
         {"type": "file", "id": "4", "fileName": "แบบฟอร์ม.pdf", "fileSize": 2138},
     ):
         reply = user.send(user.event("message", message=content))
-        assert "บอทอ่านได้แค่ข้อความกับปุ่ม" in text_of(reply)
+        assert "เราอ่านได้แค่ตัวหนังสือกับการกดปุ่ม" in text_of(reply)
         assert "คุณทำอาชีพนี้มากี่ปีแล้วคะ" in text_of(reply)
 
 
@@ -343,7 +343,7 @@ def test_waitlist_promotion_check_in_and_feedback_through_line(line_app, fake_li
     )
     assert "คิวสำรองลำดับที่ 1" in text_of(third.tap("ต่อคิวสำรอง"))
     first.say("การลงทะเบียนของฉัน")
-    assert "ใช่ไหมคะ" in text_of(first.tap("ยกเลิกข้อ 1"))
+    assert "ใช่ไหมคะ" in text_of(first.tap("ยกเลิกรอบที่ 1"))
     assert "ให้แล้วค่ะ" in text_of(first.tap("ยืนยันยกเลิก"))
     assert "ข่าวดีค่ะ" in text_of(fake_line.messages_to(third.user_id)[-1:])  # pushed
     with line_app.extensions["runtime"].db() as session:

@@ -45,7 +45,7 @@ def test_consent_is_recorded_with_its_time_and_wording_version(app, client, cloc
     with db(app) as session:
         record = session.scalars(select(ConsentRecord)).one()
     assert record.given is True
-    assert record.wording_version == "2026-11-v1"
+    assert record.wording_version == "2026-12-v2"
     assert record.recorded_at == clock.now
 
 

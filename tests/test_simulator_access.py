@@ -116,7 +116,7 @@ def test_another_browser_can_neither_read_nor_write_a_conversation(
         read = stranger.get(f"/simulator/api/messages?user={stored_id}", headers=headers)
         assert read.status_code in (400, 403), read.get_data(as_text=True)
         assert ".ics" not in read.get_data(as_text=True)
-        for text in ("การลงทะเบียนของฉัน", "ยกเลิกข้อ 1"):
+        for text in ("การลงทะเบียนของฉัน", "ยกเลิกรอบที่ 1"):
             wrote = stranger.post(
                 "/simulator/api/send", json={"user": stored_id, "text": text}, headers=headers
             )

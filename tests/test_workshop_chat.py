@@ -14,7 +14,7 @@ from storage.models import Feedback, OutboxMessage, Registration, Workshop
 from tests.chat import Respondent, texts
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
-MARKETING = "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเซียลมีเดีย"
+MARKETING = "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเชียลมีเดีย"
 
 
 def driver(client) -> Respondent:
@@ -64,7 +64,7 @@ def test_register_waitlist_cancel_promote_remind_check_in_and_feedback(app, clie
 
     mine = first.say("การลงทะเบียนของฉัน")
     assert MARKETING in texts(mine)
-    asked = texts(first.tap("ยกเลิกข้อ 1"))
+    asked = texts(first.tap("ยกเลิกรอบที่ 1"))
     assert "ใช่ไหมคะ" in asked and "2569" in asked, "asks first, naming the workshop's date"
     done = texts(first.tap("ยืนยันยกเลิก"))
     assert "ให้แล้วค่ะ" in done and "2569" in done and "อบรม" in done
