@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import postback
-from survey_flows.engine import resume
+from survey_flows.engine import ERASE, RESTART, WITHDRAW, resume
 from survey_flows.session import (
     Context,
     OtherInput,
@@ -17,6 +17,7 @@ from survey_flows.session import (
     TapInput,
     TextInput,
 )
+from survey_flows.workshop_chat import CANCEL_NOW
 from tests.test_transcripts import built_in_context
 
 CONTEXT: Context = built_in_context({"group": "carriage", "municipality": "nakhon"})
@@ -49,16 +50,23 @@ def at(question: str) -> State:
     return State(stage=Stage.SURVEY, flow="2", question=question, answers=answers)
 
 
+#: Pseudo-questions of the buttons that ask to confirm a step that cannot be undone.
+CONFIRMATIONS = {RESTART, ERASE, WITHDRAW, CANCEL_NOW}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(question=st.sampled_from([q.name for q in QUESTIONS]), given_input=RANDOM_INPUT)
 def test_any_input_at_any_question_gets_an_answer_and_a_way_on(question, given_input) -> None:
     """Whatever arrives, the bot replies and ends by asking the question now waiting."""
     step = resume(at(question), given_input, CONTEXT)
     assert step.messages, "the respondent must always hear back"
-    if not step.state.paused and step.state.question:
-        # the last thing said is the question the respondent now has to answer
+    last = step.messages[-1]
+    confirming = {b.question for b in last.buttons} & CONFIRMATIONS
+    if not step.state.paused and step.state.question and not confirming:
+        # the last thing said is the question the respondent now has to answer (or a question
+        # that asks them to confirm a step that cannot be undone, whose buttons lead back)
         current = SURVEY.item(step.state.question)
-        assert current.label[step.state.language] in step.messages[-1].parts
+        assert current.label[step.state.language] in last.parts
     for message in step.messages:
         for button in message.buttons:
             assert len(postback.encode(button.question, button.value)) <= 300
