@@ -221,14 +221,9 @@ def _reason_to_drop(session: Session, row: OutboxMessage, now: datetime) -> str 
     if row.kind == "reminder":
         # written days ahead: the seat, the workshop or its start may have changed since
         return still_wanted(session, row, now)
-    if row.respondent_id is not None and not _reachable(session, row.respondent_id):
+    if row.respondent_id is not None and (respondent is None or not respondent.reachable):
         return UNREACHABLE
     return None
-
-
-def _reachable(session: Session, respondent_id: int) -> bool:
-    respondent = session.get(Respondent, respondent_id)
-    return respondent is not None and respondent.reachable
 
 
 def record(

@@ -29,7 +29,6 @@ from storage.outbox import (
     enqueue,
     enqueue_farewell,
     has_unfinished_replies,
-    new_claim,
     replace_nudge,
 )
 from storage.respondents import claim_event, get_or_create_respondent, lock_conversation
@@ -189,12 +188,9 @@ def _erase(
     if inbound.channel in SELF_DELIVERING_CHANNELS or not inbound.reply_token:
         return []
     goodbye = [render(message, step.state.language) for message in step.messages]
-    rows = enqueue_farewell(session, inbound.channel, goodbye, now, inbound.reply_token)
-    if claimed_until:  # the caller sends them right after commit, as with any turn's replies
-        claim = new_claim()
-        for row in rows:
-            row.status, row.due_at, row.attempts, row.claim = "sending", claimed_until, 1, claim
-    return rows
+    return enqueue_farewell(
+        session, inbound.channel, goodbye, now, inbound.reply_token, claimed_until
+    )
 
 
 def _carry_on(

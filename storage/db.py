@@ -91,28 +91,44 @@ def check_sqlite_file(path: str) -> None:
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+#: Per database file: its real path, and the descriptor its header was last read through.
+_header_readers: dict[str, tuple[str, int | None]] = {}
+
+
 def check_sqlite_header(path: str) -> None:
     """Raise sqlite3.OperationalError if the file no longer starts like a database (overwritten
     in place): SQLite goes on from its cache and the WAL, and would notice only much later.
 
     The header is read through a descriptor SQLite already holds (found in /proc/self/fd), for
     the reason check_sqlite_file gives; where there is none, or no /proc, nothing is checked.
+    The descriptor found is tried first next time, so a write usually costs one readlink.
     """
-    target = os.path.realpath(path)
-    try:
-        descriptors = os.listdir("/proc/self/fd")
-    except OSError:
-        return
-    for name in descriptors:
+    target, known = _header_readers.get(path) or (os.path.realpath(path), None)
+    header = _read_header(known, target) if known is not None else None
+    if header is None:
         try:
-            if os.readlink(f"/proc/self/fd/{name}") != target:
-                continue
-            header = os.pread(int(name), len(SQLITE_MAGIC), 0)
-        except OSError:  # closed meanwhile, or not readable: try the next one
-            continue
-        if header and header != SQLITE_MAGIC:  # an empty file is a database not yet written
-            raise sqlite3.OperationalError("database file is not a database any more")
-        return
+            descriptors = os.listdir("/proc/self/fd")
+        except OSError:
+            return
+        for name in descriptors:
+            header = _read_header(int(name), target)
+            if header is not None:
+                _header_readers[path] = (target, int(name))
+                break
+        else:
+            return
+    if header and header != SQLITE_MAGIC:  # an empty file is a database not yet written
+        raise sqlite3.OperationalError("database file is not a database any more")
+
+
+def _read_header(descriptor: int, target: str) -> bytes | None:
+    """The first bytes of `target` through `descriptor`; None if it is not open on `target`."""
+    try:
+        if os.readlink(f"/proc/self/fd/{descriptor}") != target:
+            return None
+        return os.pread(descriptor, len(SQLITE_MAGIC), 0)
+    except OSError:  # closed meanwhile, or not readable
+        return None
 
 
 def _sqlite_pragmas(connection, _record) -> None:

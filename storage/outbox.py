@@ -31,12 +31,39 @@ def enqueue(
 ) -> list[OutboxMessage]:
     """Add messages for the respondent; `delivered` marks those the channel reads by itself, and
     `claimed_until` those the caller will send right after commit, claimed until then."""
+    return _enqueue(
+        session,
+        respondent.id,
+        respondent.channel,
+        respondent.channel_user_id,
+        payloads,
+        now,
+        delivered=delivered,
+        reply_token=reply_token,
+        kind=kind,
+        claimed_until=claimed_until,
+    )
+
+
+def _enqueue(
+    session: Session,
+    respondent_id: int | None,
+    channel: str,
+    address: str,
+    payloads: Iterable[dict[str, Any]],
+    now: datetime,
+    *,
+    delivered: bool = False,
+    reply_token: str | None = None,
+    kind: str = "reply",
+    claimed_until: datetime | None = None,
+) -> list[OutboxMessage]:
     claim = new_claim() if claimed_until else None
     rows = [
         OutboxMessage(
-            respondent_id=respondent.id,
-            channel=respondent.channel,
-            address=respondent.channel_user_id,
+            respondent_id=respondent_id,
+            channel=channel,
+            address=address,
             reply_token=reply_token,
             payload=payload,
             kind=kind,
@@ -81,26 +108,28 @@ def enqueue_to_group(
 
 
 def enqueue_farewell(
-    session: Session, channel: str, payloads: Iterable[dict[str, Any]], now: datetime, token: str
+    session: Session,
+    channel: str,
+    payloads: Iterable[dict[str, Any]],
+    now: datetime,
+    token: str,
+    claimed_until: datetime | None = None,
 ) -> list[OutboxMessage]:
     """Add the last replies to someone just erased: by reply token only, with no address that
     would keep their platform id (if the token can no longer be used, they are not sent)."""
-    rows = [
-        OutboxMessage(
-            channel=channel,
-            # unique, so that one farewell never waits behind another's in a chat's queue
-            address=f"erased:{new_claim()}",
-            reply_token=token,
-            payload=payload,
-            kind="farewell",
-            due_at=now,
-            created_at=now,
-        )
-        for payload in payloads
-    ]
-    session.add_all(rows)
-    session.flush()
-    return rows
+    # a random address, so that one farewell never waits behind another's in a chat's queue
+    address = f"erased:{new_claim()}"
+    return _enqueue(
+        session,
+        None,
+        channel,
+        address,
+        payloads,
+        now,
+        reply_token=token,
+        kind="farewell",
+        claimed_until=claimed_until,
+    )
 
 
 def replace_nudge(

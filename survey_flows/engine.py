@@ -450,14 +450,14 @@ class _Turn:
                 self.say("error.stale_button")
                 return self._workshops()
             if given.question == CANCEL:  # ask first: a seat given up may go to someone else
-                params = {"title": pick(dict(mine.title), self.state.language)}
-                buttons = (
-                    Button(Msg("button.cancel_now"), CANCEL_NOW, given.value),
-                    Button(Msg("button.cancel_keep"), CANCEL_NOW, KEEP),
+                title = pick(dict(mine.title), self.state.language)
+                return self._confirm(
+                    Msg("cancel.confirm", {"title": title, "when": mine.starts_at}),
+                    Msg("button.cancel_now"),
+                    Msg("button.cancel_keep"),
+                    CANCEL_NOW,
+                    given.value,
                 )
-                when = {**params, "when": mine.starts_at}
-                self.messages.append(Message((Msg("cancel.confirm", when),), buttons))
-                return self.step()
             action = ActionRequested("cancel_registration", {"registration": given.value})
             self.events.append(action)
             return self.step()  # the shell says how it went
@@ -668,8 +668,14 @@ class _Turn:
         if command == "registrations":
             self.messages.append(my_workshops(self.context.my_workshops, self.state.language))
             return self._then_continue()
-        if command == "erase":
-            return self._ask_erase()
+        if command == "erase":  # says what erasure takes away
+            return self._confirm(
+                Msg("erase.confirm"),
+                Msg("button.erase_now"),
+                Msg("button.erase_keep"),
+                ERASE,
+                ERASE_NOW,
+            )
         if command == "my_data":
             return self._my_data()
         if command == "edit_profile" and self.context.profile_flow:
@@ -678,12 +684,13 @@ class _Turn:
                 return self._reask()
             return self._start(self.context.profile_flow)
         if command == "withdraw":
-            buttons = (
-                Button(Msg("button.withdraw_now"), WITHDRAW, WITHDRAW_NOW),
-                Button(Msg("button.withdraw_keep"), WITHDRAW, "keep"),
+            return self._confirm(
+                Msg("withdraw.confirm"),
+                Msg("button.withdraw_now"),
+                Msg("button.withdraw_keep"),
+                WITHDRAW,
+                WITHDRAW_NOW,
             )
-            self.messages.append(Message((Msg("withdraw.confirm"),), buttons))
-            return self.step()
         in_flow = self.state.stage is Stage.SURVEY and self.state.question
         if command == "stop":
             if not in_flow:
@@ -695,12 +702,13 @@ class _Turn:
             return self._reask()
         self.state.paused = False
         if command == "restart":  # ask first: the answers given so far are asked again
-            buttons = (
-                Button(Msg("button.restart_now"), RESTART, RESTART_NOW),
-                Button(Msg("button.restart_keep"), RESTART, KEEP),
+            return self._confirm(
+                Msg("restart.confirm"),
+                Msg("button.restart_now"),
+                Msg("button.restart_keep"),
+                RESTART,
+                RESTART_NOW,
             )
-            self.messages.append(Message((Msg("restart.confirm"),), buttons))
-            return self.step()
         if not self.state.trail:  # back, on the first question
             self.say("error.at_first")
             return self._reask()
@@ -747,13 +755,10 @@ class _Turn:
                 break
         return self._reask()
 
-    def _ask_erase(self) -> Step:
-        """Say what erasure takes away, and ask for a tap to confirm it."""
-        buttons = (
-            Button(Msg("button.erase_now"), ERASE, ERASE_NOW),
-            Button(Msg("button.erase_keep"), ERASE, "keep"),
-        )
-        self.messages.append(Message((Msg("erase.confirm"),), buttons))
+    def _confirm(self, asked: Msg, yes: Msg, no: Msg, question: str, value: str) -> Step:
+        """Ask for a tap before a step that cannot be undone: `yes` carries `value`, `no` KEEP."""
+        buttons = (Button(yes, question, value), Button(no, question, KEEP))
+        self.messages.append(Message((asked,), buttons))
         return self.step()
 
     def _erase(self, confirmed: bool) -> Step:
