@@ -25,6 +25,8 @@ from tests.line_user import LineUser, lost_and_doubled, sign, text_message, text
 from tests.test_workers import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The delivery worker, as the Procfile's worker: runs it.
+WORKER = [sys.executable, "-m", "flask", "--app", "bot", "worker"]
 
 
 def test_a_reply_whose_answer_never_came_is_asked_again_not_pushed(line_app, fake_line, clock):
@@ -97,6 +99,45 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def _web_env(database_url: str, fake_line, lease_seconds: int) -> dict[str, str]:
+    """The environment of the app's processes: the test database, LINE pointed at the fake."""
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "LINE_CHANNEL_SECRET": "test-channel-secret",
+        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+        "LINE_API_BASE_URL": fake_line.base_url,
+        "PUBLIC_BASE_URL": "https://bot.example.org",
+        "DELIVERY_LEASE_SECONDS": str(lease_seconds),
+    }
+
+
+def _start_web(env: dict[str, str], workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    """Load the demo content, then serve the app under gunicorn, as the Procfile does."""
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "bot", "load-demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers), "--threads", str(threads), "bot:create_app()"]
+    return _start(command, env), port
+
+
+def _post_event(port: int, event: dict) -> None:
+    """Deliver one signed LINE event to the served app, as LINE does; it must answer 200."""
+    body = json.dumps({"destination": "Ubot", "events": [event]}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/line",
+        data=body,
+        headers={"X-Line-Signature": sign(body), "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
 def _wait_healthy(port: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -121,33 +162,8 @@ def test_kill_9_of_web_and_worker_mid_send_then_restart_delivers_each_message_on
 ) -> None:
     """gunicorn (2 workers) sends replies after commit while LINE is slow; every process is
     killed with SIGKILL mid-send; a new worker takes over: nothing lost, nothing twice."""
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "LINE_CHANNEL_SECRET": "test-channel-secret",
-        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
-        "LINE_API_BASE_URL": fake_line.base_url,
-        "PUBLIC_BASE_URL": "https://bot.example.org",
-        "DELIVERY_LEASE_SECONDS": "3",
-    }
-    flask = [sys.executable, "-m", "flask", "--app", "bot"]
-    subprocess.run([*flask, "load-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
-    web = _start(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--no-control-socket",
-            "bot:create_app()",
-        ],
-        env,
-    )
+    env = _web_env(database_url, fake_line, lease_seconds=3)
+    web, port = _start_web(env, workers=2, threads=4)
     worker = None
     try:
         _wait_healthy(port)
@@ -158,14 +174,7 @@ def test_kill_9_of_web_and_worker_mid_send_then_restart_delivers_each_message_on
             follow = _event(fake_line, user_id, "follow", follow={"isUnblocked": False})
             help_ = _event(fake_line, user_id, "message", message=text_message("ช่วยเหลือ"))
             for event in (follow, help_):
-                body = json.dumps({"destination": "Ubot", "events": [event]}).encode()
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/webhooks/line",
-                    data=body,
-                    headers={"X-Line-Signature": sign(body), "Content-Type": "application/json"},
-                )
-                with urllib.request.urlopen(request, timeout=10) as answer:
-                    assert answer.status == 200
+                _post_event(port, event)
 
         threads = [threading.Thread(target=follow_and_write, args=(u,)) for u in users]
         for thread in threads:
@@ -176,7 +185,7 @@ def test_kill_9_of_web_and_worker_mid_send_then_restart_delivers_each_message_on
         os.killpg(web.pid, signal.SIGKILL)  # master and workers, mid-send
         web.wait()
         assert "sending" in _outbox_statuses(database_url), "killed with replies in hand"
-        worker = _start([*flask, "worker"], env)
+        worker = _start(WORKER, env)
         deadline = time.monotonic() + 90
         while set(_outbox_statuses(database_url)) - {"sent"}:
             assert time.monotonic() < deadline, _outbox_statuses(database_url)
@@ -194,17 +203,9 @@ def test_sigterm_stops_a_worker_within_seconds_and_releases_what_it_held(
 ) -> None:
     """A slow LINE API and a backlog: on SIGTERM the worker ends its call in flight, gives the
     rest back (pending, not held under a lease) and exits within a few seconds."""
-
     prepare(database_url, 30, datetime.now(UTC))
     fake_line.delay_next(2.0, count=10**6)
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
-        "LINE_API_BASE_URL": fake_line.base_url,
-        "PUBLIC_BASE_URL": "https://bot.example.org",
-        "DELIVERY_LEASE_SECONDS": "60",
-    }
-    worker = _start([sys.executable, "-m", "flask", "--app", "bot", "worker"], env)
+    worker = _start(WORKER, _web_env(database_url, fake_line, lease_seconds=60))
     try:
         fake_line.wait_for_messages(1, timeout=60)
         started = time.monotonic()
@@ -278,45 +279,14 @@ def test_sigterm_stops_gunicorn_within_seconds_and_releases_the_replies_it_held(
 ) -> None:
     """Replies claimed by gunicorn's sender threads while LINE is slow: on SIGTERM the web
     process exits within seconds and what it had not sent is pending again, not held."""
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "LINE_CHANNEL_SECRET": "test-channel-secret",
-        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
-        "LINE_API_BASE_URL": fake_line.base_url,
-        "PUBLIC_BASE_URL": "https://bot.example.org",
-        "DELIVERY_LEASE_SECONDS": "60",
-    }
-    flask = [sys.executable, "-m", "flask", "--app", "bot"]
-    subprocess.run([*flask, "load-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
-    web = _start(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "2",
-            "bot:create_app()",
-        ],
-        env,
-    )
+    web, port = _start_web(_web_env(database_url, fake_line, lease_seconds=60), 1, 2)
     try:
         _wait_healthy(port)
         fake_line.delay_next(3.0, count=10**6)
         for n in range(10):  # ten people write at once; two sender threads work through them
-            event = _event(fake_line, f"U{n:032x}", "follow", follow={"isUnblocked": False})
-            body = json.dumps({"destination": "Ubot", "events": [event]}).encode()
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/webhooks/line",
-                data=body,
-                headers={"X-Line-Signature": sign(body), "Content-Type": "application/json"},
+            _post_event(
+                port, _event(fake_line, f"U{n:032x}", "follow", follow={"isUnblocked": False})
             )
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                assert answer.status == 200
         fake_line.wait_for_messages(1, timeout=30)
         started = time.monotonic()
         web.send_signal(signal.SIGTERM)
