@@ -48,9 +48,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.line_webhook import (  # noqa: E402 - after the path is set
-    SECRET,
     VENV_BIN,
     Database,
+    app_env,
     event_body,
     free_port,
     prepare_database,
@@ -251,16 +251,8 @@ def main() -> int:
     db: Database | None = None
     try:
         fake = start_fake_line(free_port(ports))
-        db = prepare_database_named(args.database_url, workdir)
-        env = {
-            **os.environ,
-            "DATABASE_URL": db.app_url,
-            "LINE_CHANNEL_SECRET": SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": fake.token,
-            "LINE_API_BASE_URL": fake.base_url,
-            "PUBLIC_BASE_URL": "http://127.0.0.1",
-            "LOG_LEVEL": "INFO",
-        }
+        db = prepare_database(args.database_url, workdir, PG_APP_DATABASE)
+        env = app_env(db, fake)
         print(f"database: {db.label}", flush=True)
         run_cli("migrate", env)
         run_cli("load-demo", env)
@@ -346,14 +338,6 @@ def main() -> int:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def prepare_database_named(url: str | None, workdir: Path) -> Database:
-    """A fresh database for the run: SQLite in workdir, or PostgreSQL's `bench_faults`."""
-    import bench.line_webhook as line_webhook
-
-    line_webhook.PG_APP_DATABASE = PG_APP_DATABASE
-    return prepare_database(url, workdir)
 
 
 if __name__ == "__main__":

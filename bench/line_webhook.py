@@ -682,7 +682,20 @@ class Database:
     cleanup: list = field(default_factory=list)
 
 
-def prepare_database(url: str | None, workdir: Path) -> Database:
+def app_env(db: Database, fake, log_level: str = "INFO") -> dict[str, str]:
+    """The environment of the app's processes: the run's database, LINE pointed at the fake."""
+    return {
+        **os.environ,
+        "DATABASE_URL": db.app_url,
+        "LINE_CHANNEL_SECRET": SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": fake.token,
+        "LINE_API_BASE_URL": fake.base_url,
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+        "LOG_LEVEL": log_level,
+    }
+
+
+def prepare_database(url: str | None, workdir: Path, name: str = PG_APP_DATABASE) -> Database:
     from sqlalchemy import make_url
 
     from bench.run_database import create_run_database
@@ -696,13 +709,13 @@ def prepare_database(url: str | None, workdir: Path) -> Database:
         if parsed.drivername.startswith("sqlite"):
             return Database("sqlite", url, url, f"SQLite ({parsed.database})")
         raise SystemExit(f"unsupported database URL: {url}")
-    run = create_run_database(url, PG_APP_DATABASE)
+    run = create_run_database(url, name)
     db = Database(
         "postgresql",
         run.url,
         run.server_url,
         f"PostgreSQL {run.version} (synchronous_commit={run.synchronous_commit}); "
-        f"app in database {PG_APP_DATABASE}, ceiling in {parsed.database}",
+        f"app in database {name}, ceiling in {parsed.database}",
     )
     db.cleanup.append(run.drop)
     return db
@@ -910,15 +923,7 @@ def main() -> int:
     try:
         fake = start_fake_line(free_port(ports))
         db = prepare_database(args.database_url, workdir)
-        env = {
-            **os.environ,
-            "DATABASE_URL": db.app_url,
-            "LINE_CHANNEL_SECRET": SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": fake.token,
-            "PUBLIC_BASE_URL": "http://127.0.0.1",
-            "LINE_API_BASE_URL": fake.base_url,
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        }
+        env = app_env(db, fake, os.environ.get("LOG_LEVEL", "INFO"))
         print(f"database: {db.label}", flush=True)
         idle_busy = args.busy_before = machine_busy()
         print(f"machine before the run: {idle_busy:.0f}% busy", flush=True)
