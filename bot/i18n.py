@@ -6,11 +6,12 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+from babel.lists import format_list
 from babel.support import Translations
 
 from bot.thai_dates import format_thai_date, format_thai_datetime
 from survey_flows.form import LANGUAGES
-from survey_flows.session import Msg, Part
+from survey_flows.session import Alternatives, Msg, Part
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 
@@ -28,11 +29,13 @@ def translate(key: str, language: str, **params: object) -> str:
 
 
 def _formatted(value: object, language: str) -> object:
-    """Dates and times as Thai readers expect them (Buddhist Era); anything else as it is."""
+    """Dates as Thai readers expect them (Buddhist Era), names as "A, B or C"; the rest as is."""
     if isinstance(value, datetime):
         return format_thai_datetime(value, language)
     if isinstance(value, date):
         return format_thai_date(value, language)
+    if isinstance(value, Alternatives):
+        return format_list(value.names, style="or", locale=language)
     return value
 
 

@@ -33,7 +33,6 @@ from survey_flows.results import (
     course_offer,
     recommend,
     results_card,
-    weakest_characteristic,
 )
 from survey_flows.scoring import Scores, score
 from survey_flows.session import (
@@ -389,12 +388,10 @@ class _Turn:
             "characteristics", {}
         )
         self.messages.append(results_card(self.flow, scores, previous, language))
-        weakest = weakest_characteristic(scores)
         group = str(self.context.profile.get("group") or "")
-        offers = recommend(self.context.courses, group, weakest)
-        label = pick(scoring.characteristic(weakest).label, language)
-        self.messages.append(course_offer(offers, label, language))
-        return bool(offers)
+        recommendation = recommend(self.context.courses, group, scores)
+        self.messages.append(course_offer(recommendation, scoring, language))
+        return bool(recommendation.courses)
 
     def _my_results(self) -> Step:
         """The latest results card again, then back to where the respondent was."""

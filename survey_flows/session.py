@@ -201,6 +201,13 @@ class Msg:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Alternatives:
+    """A Msg parameter: names the shell joins as its language says "A, B or C"."""
+
+    names: tuple[str, ...]
+
+
 #: A piece of text: catalog text, or text from a form already in the respondent's language.
 Part = Msg | str
 

@@ -55,14 +55,20 @@ def test_the_instrument_covers_every_sub_feature_in_thai_and_english() -> None:
             assert len(choice.label["th"]) <= 20  # LINE's quick-reply label limit
 
 
-def answer_all(person: Respondent, typed: str) -> tuple[list[str], list[dict]]:
-    """Answer every question by typing `typed`; return the questions asked and the last replies."""
+def answer_all(
+    person: Respondent, typed: str, where: dict[str, str] | None = None
+) -> tuple[list[str], list[dict]]:
+    """Answer every question by typing `typed` (or `where[prefix]` for questions named so).
+
+    Returns the questions asked and the last replies.
+    """
     asked: list[str] = []
     replies = person.replies()
     while not any("card" in message for message in replies):
         question = json.loads(person.last_buttons[0]["data"])[0].split("/", 1)[-1]
         asked.append(question)
-        replies = person.say(typed)
+        prefix = next((p for p in (where or {}) if question.startswith(p)), None)
+        replies = person.say(where[prefix] if prefix else typed)
         assert len(asked) < 80, "the assessment should end"
     return asked, replies
 
@@ -129,6 +135,35 @@ def test_the_card_leads_to_courses_for_the_group_and_records_interest(app, clien
     with app.extensions["runtime"].db() as session:
         interest = session.scalars(select(CourseInterest)).one()
         assert session.get(Course, interest.course_id).code == "secret-menu"
+
+
+def test_a_driver_weakest_in_creativity_is_offered_the_course_that_builds_it(app, client) -> None:
+    """Seen: c4 lowest, yet a course for c3/c2 was listed under "ความคิดใหม่ในอาชีพ"."""
+    person = start_as(client, "carriage")
+    _, replies = answer_all(person, "3", where={"c4_": "5"})
+    [card] = [m["card"] for m in replies if "card" in m]
+    assert [bar["score"] for bar in card["bars"]] == [3.0, 3.0, 3.0, 2.0]
+    assert "ความคิดใหม่ในอาชีพ" not in card["strongest"]
+    offer = replies[-1]
+    assert offer["text"].startswith('หลักสูตรที่ช่วยเรื่อง "ความคิดใหม่ในอาชีพ" ซึ่งเป็นด้านที่คะแนน')
+    assert [b["label"] for b in offer["buttons"]] == ["การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์"]
+
+
+def test_a_retake_weakest_where_no_course_helps_says_so_and_offers_the_nearest(app, client) -> None:
+    """Seen: c1 lowest on a retake; the heading named ทัศนคติ over courses that do not build it."""
+    person = start_as(client, "carriage")
+    answer_all(person, "3")
+    person.say("ประเมิน")
+    _, replies = answer_all(person, "2", where={"c1_": "5", "c2_": "3", "c3_": "4"})
+    [card] = [m["card"] for m in replies if "card" in m]
+    assert card["bars"][0]["score"] == 2.0  # ทัศนคติ
+    offer = replies[-1]["text"]
+    assert offer.startswith('ตอนนี้ยังไม่มีหลักสูตรสำหรับคุณที่ช่วยเรื่อง "ทัศนคติ" โดยตรงค่ะ')
+    assert 'ใกล้เคียงที่สุดช่วยเรื่อง "ทักษะ" ซึ่งคะแนนน้อยรองลงมา' in offer  # c3, the next lowest
+    assert [b["label"] for b in replies[-1]["buttons"]] == [
+        "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเชียลมีเดีย",  # c3 first
+        "การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์",  # c4, then c3
+    ]
 
 
 def test_my_results_shows_the_latest_card_at_any_time(app, client) -> None:
