@@ -80,7 +80,9 @@ class SurveyLibrary:
             today=now.astimezone(tz).date(),
             consent_version=self.consent_version,
             flows=flows,
-            keywords={flows[str(v.id)].keyword: str(v.id) for v in latest},
+            keywords={
+                word: str(v.id) for v in latest for word in flows[str(v.id)].keywords.values()
+            },
             profile_flow=next((str(v.id) for v in latest if v.form_id == PROFILE_FORM_ID), None),
             profile=dict(respondent.profile),
             previous_scores=latest_scores(session, respondent.id) if RESULTS in wanted else {},

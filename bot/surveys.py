@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +34,13 @@ def import_survey(
     source = path.read_bytes()
     latest = latest_versions(session)
     flow = load_flow(source, path.name, profile_fields=library.profile_fields(latest))
-    check_keyword(flow.keyword, flow.form_id, {v.keyword: v.form_id for v in latest})
+    taken = {v.keyword: v.form_id for v in latest}
+    for version in latest:
+        # a stored version that a newer pyxform refuses keeps only its stored keyword
+        with suppress(FormError):
+            taken.update(dict.fromkeys(library.flow(version).keywords.values(), version.form_id))
+    for keyword in flow.keywords.values():
+        check_keyword(keyword, flow.form_id, taken)
     return save_survey_version(
         session,
         form_id=flow.form_id,

@@ -53,6 +53,7 @@ from survey_flows.session import (
     Msg,
     MyData,
     OtherInput,
+    Part,
     ScoresComputed,
     Stage,
     State,
@@ -290,13 +291,31 @@ class _Turn:
         return self._menu()
 
     def _menu(self) -> Step:
-        flows = self.context.flows
-        buttons = tuple(
-            Button(keyword, START, handle)
-            for keyword, handle in self.context.keywords.items()
-            if handle in flows and handle != self.context.profile_flow
-        )
-        self.messages.append(Message((Msg("menu"),), buttons))
+        """The surveys on offer: what each is about and how long it takes, a button each."""
+        language = self.state.language
+        lines: list[Part] = [Msg("menu")]
+        buttons = []
+        for handle in dict.fromkeys(self.context.keywords.values()):
+            flow = self.context.flows.get(handle)
+            if flow is None or handle == self.context.profile_flow:
+                continue
+            name = pick(flow.keywords, language) or flow.keyword
+            about = pick(flow.description, language) or pick(flow.title, language)
+            if flow.minutes:
+                lines.append(
+                    Msg("menu.item_timed", {"name": name, "about": about, "minutes": flow.minutes})
+                )
+                buttons.append(
+                    Button(
+                        Msg("menu.button_timed", {"name": name, "minutes": flow.minutes}),
+                        START,
+                        handle,
+                    )
+                )
+            else:
+                lines.append(Msg("menu.item", {"name": name, "about": about}))
+                buttons.append(Button(name, START, handle))
+        self.messages.append(Message(tuple(lines), tuple(buttons)))
         return self.step()
 
     def _idle(self, given: Input) -> Step:
@@ -401,7 +420,15 @@ class _Turn:
                 scores = Scores(stored["characteristics"], stored.get("subfeatures", {}))
                 self.messages.append(results_card(flow, scores, {}, self.state.language))
                 return self._reask()
-        self.say("results.none")
+        if self.state.flow and self.state.stage is not Stage.IDLE and self.flow.scoring:
+            self.say("results.after_this")  # they are taking it now
+            return self._reask()
+        scored = next((f for f in self.context.flows.values() if f.scoring), None)
+        if scored is None:
+            self.say("results.none")
+        else:
+            keyword = pick(scored.keywords, self.state.language) or scored.keyword
+            self.say("results.none_yet", keyword=keyword)
         return self._reask()
 
     def _workshops(self, course: str | None = None) -> Step:

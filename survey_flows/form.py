@@ -96,11 +96,17 @@ class Flow:
 
     form_id: str
     version: str
-    keyword: str
+    keyword: str  # in the form's default language; it is stored with the version
     title: Translated
     items: tuple[Item, ...]
     #: How the form is scored, when it declares scoring columns (see survey_flows/scoring.py).
     scoring: Scoring | None = None
+    #: The word that starts it, by language (settings `keyword::English (en)`); any one works.
+    keywords: Translated = field(default_factory=dict)
+    #: One line for the survey menu: what it is about (settings `description`).
+    description: Translated = field(default_factory=dict)
+    #: About how long it takes (settings `minutes`), said on the menu and its button.
+    minutes: int | None = None
 
     def item(self, name: str) -> Item:
         """Return the item called `name`."""

@@ -17,7 +17,7 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json_backends import Definition, SupportedFileTypes
 
 from survey_flows.expressions import Expression, ExpressionError, compile_expression
-from survey_flows.form import LANGUAGES, Choice, Flow, FormError, Item, Kind, Translated
+from survey_flows.form import LANGUAGES, Choice, Flow, FormError, Item, Kind, Translated, pick
 from survey_flows.scoring_form import read_scoring
 
 #: pyxform's type names (after its own alias resolution) mapped to ours.
@@ -155,14 +155,30 @@ class _FlowBuilder:
         form_id = str(self.definition.get("id_string") or self.definition.get("name"))
         title = self.definition.get("title") or form_id
         scoring = read_scoring(self.items, self.definition.get("choices", {}), self._text)
+        keywords = {
+            language: word.strip()
+            for language, word in self._text(self.definition.get("keyword")).items()
+        } or {self.default_language: form_id}
         return Flow(
             form_id=form_id,
             scoring=scoring,
             version=str(self.definition.get("version") or ""),
-            keyword=str(self.definition.get("keyword") or form_id).strip(),
+            keyword=pick(keywords, self.default_language),
+            keywords=keywords,
             title=self._text(title),
             items=tuple(self.items),
+            description=self._text(self.definition.get("description")),
+            minutes=self._minutes(self.definition.get("minutes")),
         )
+
+    def _minutes(self, value: object) -> int | None:
+        """The settings' `minutes`: a whole number of minutes, or none said."""
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        if not text.isdigit() or not 0 < int(text) <= 600:
+            raise FormError("minutes must be a whole number of minutes, 1 to 600", "settings")
+        return int(text)
 
     def _walk(self, children: list[dict[str, Any]], relevant: tuple, section: Translated) -> None:
         for child in children:

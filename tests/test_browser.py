@@ -133,7 +133,7 @@ def onboard(page: Page) -> None:
     asked(page, "คุณอยู่ในเขตเทศบาลไหนคะ")
     tap(page, "เทศบาลนครลำปาง")
     asked(page, "อยากทำแบบสอบถามไหนคะ")
-    tap(page, "สำรวจ")
+    tap(page, "สำรวจ (3 นาที)")
     asked(page, "ข้อ 1/", "คุณทำอาชีพนี้มากี่ปีแล้วคะ")
     expect(page.get_by_test_id("quick-reply")).to_have_count(0)
 

@@ -80,6 +80,8 @@ def test_the_definition_loads_through_the_sdk_model() -> None:
         "ประเมิน",
         "อบรม",
         "ผลของฉัน",
+        "ข้อมูลของฉัน",  # the PDPA's "see my data"
+        "ภาษา",
         "ช่วยเหลือ",
     ]
     # LINE's limits: action labels up to 20 characters, chat bar text up to 14.

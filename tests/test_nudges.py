@@ -20,7 +20,7 @@ def halfway(client) -> Respondent:
     """A respondent who answered two questions of the demo survey, then went quiet."""
     person = Respondent(client)
     person.onboard()
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("12")
     person.say("1/6/2555")
     return person

@@ -65,7 +65,7 @@ def test_a_full_survey_is_stored_with_raw_value_version_and_channel(app, client)
     """Every answer keeps what was typed or tapped, the stored value, its version and channel."""
     person = Respondent(client)
     person.onboard()
-    first = person.tap("สำรวจ")
+    first = person.tap("สำรวจ (3 นาที)")
     assert "ข้อ 1/" in texts(first)
     person.say("๑๒")
     person.say("1/6/2555")
@@ -98,7 +98,7 @@ def at_the_customers_question(client) -> Respondent:
     """A respondent who has answered the livelihood survey up to "who are your customers?"."""
     person = Respondent(client)
     person.onboard()
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("12")
     person.say("ข้าม")
     person.tap("เท่าเดิม")
@@ -119,7 +119,7 @@ def test_coming_back_tomorrow_continues_at_the_same_question(app, client, clock)
     """Closing the chat loses nothing: a day later the next message answers the same question."""
     person = Respondent(client)
     person.onboard()
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("12")
     clock.advance(days=1)
     later = Respondent(client, person.token)  # a new tab: nothing remembered on the page side
@@ -133,7 +133,7 @@ def test_going_back_keeps_history_and_export_takes_the_latest(app, client, tmp_p
     """Answering again adds a row; the export shows only the newest answer."""
     person = Respondent(client)
     person.onboard()
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("12")
     person.say("ย้อนกลับ")
     person.say("15")
@@ -167,12 +167,12 @@ def test_wide_export_has_one_row_per_completed_submission(app, client, tmp_path:
     for _ in range(2):
         person = Respondent(client)
         person.onboard()
-        person.tap("สำรวจ")
+        person.tap("สำรวจ (3 นาที)")
         for text in LIVELIHOOD_ANSWERS:
             person.say(text)
     unfinished = Respondent(client)
     unfinished.onboard()
-    unfinished.tap("สำรวจ")
+    unfinished.tap("สำรวจ (3 นาที)")
     unfinished.say("3")
     out = tmp_path / "wide.csv"
     result = app.test_cli_runner().invoke(
@@ -194,7 +194,7 @@ def test_a_changed_form_is_a_new_version_and_a_started_chat_finishes_on_the_old(
     """Importing an edited form adds a revision; whoever started keeps the version they started."""
     person = Respondent(client)
     person.onboard()
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("12")
     source = (Path(__file__).resolve().parent.parent / "flows/livelihood.md").read_text(
         encoding="utf-8"
@@ -210,7 +210,7 @@ def test_a_changed_form_is_a_new_version_and_a_started_chat_finishes_on_the_old(
     assert {revisions[a.survey_version_id] for a in answers(app, "started")} == {1}
     newcomer = Respondent(client)
     newcomer.onboard()
-    newcomer.tap("สำรวจ")
+    newcomer.tap("สำรวจ (3 นาที)")
     assert "ทำอาชีพนี้มากี่ปีแล้วคะ" in texts(newcomer.replies() or newcomer.say("ช่วยเหลือ"))
     newcomer.say("3")
     assert revisions[answers(app, "years")[-1].survey_version_id] == 2
@@ -246,7 +246,7 @@ def test_strange_messages_get_a_short_answer_and_lose_nothing(app, client) -> No
     """Stickers, empty or 10,000-character text, emoji, stale taps: a reply, the same question."""
     person = Respondent(client)
     person.onboard()
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("12")
     stale = person.last_buttons
     person.say("1/6/2555")
@@ -298,7 +298,7 @@ def test_an_answer_that_no_longer_applies_is_withdrawn(app, client, tmp_path: Pa
     """Going back and changing course drops answers to questions that are now skipped."""
     person = Respondent(client)
     person.onboard()
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("5")
     person.say("1/1/2560")
     person.say("ย้อนกลับ")

@@ -39,17 +39,17 @@ TODAY = date(2026, 11, 23)
 
 
 def built_in_context(profile: dict) -> Context:
-    """The built-in profile and livelihood flows, as the shell would pass them."""
+    """The built-in flows (profile, livelihood, assessment), as the shell would pass them."""
     profile_flow = load_flow((ROOT / "flows/profile.md").read_bytes(), "profile.md")
     fields = frozenset(item.name for item in profile_flow.items)
-    livelihood = load_flow(
-        (ROOT / "flows/livelihood.md").read_bytes(), "livelihood.md", profile_fields=fields
-    )
+    flows = {"1": profile_flow}
+    for handle, name in (("2", "livelihood.md"), ("3", "assessment.md")):
+        flows[handle] = load_flow((ROOT / "flows" / name).read_bytes(), name, profile_fields=fields)
     return Context(
         today=TODAY,
         consent_version="test-1",
-        flows={"1": profile_flow, "2": livelihood},
-        keywords={profile_flow.keyword: "1", livelihood.keyword: "2"},
+        flows=flows,
+        keywords={word: handle for handle, f in flows.items() for word in f.keywords.values()},
         profile_flow="1",
         profile=profile,
     )

@@ -119,7 +119,7 @@ def test_the_results_card_leads_straight_to_the_courses_dates(app, client) -> No
 def test_mid_survey_a_look_at_workshops_then_continue(app, client) -> None:
     """อบรม during a survey shows the workshops; ทำต่อ goes back to the same question."""
     person = driver(client)
-    person.tap("สำรวจ")
+    person.tap("สำรวจ (3 นาที)")
     person.say("12")
     assert "ทำต่อ" in texts(person.say("อบรม"))
     assert "เริ่มทำอาชีพนี้วันไหนคะ" in texts(person.say("ทำต่อ"))

@@ -1,4 +1,4 @@
-"""The LINE rich menu: four big tiles under the chat that send the bot's main commands.
+"""The LINE rich menu: six big tiles under the chat that send the bot's main commands.
 
 The image is drawn here with Pillow (no image files to keep in step with the definition), at
 LINE's full size so the tiles and their Thai labels are as large as LINE allows: many of the
@@ -20,7 +20,8 @@ from bot.line.sender import LineSender
 
 #: LINE's full rich-menu size; the image must match the declared size exactly.
 WIDTH, HEIGHT = 2500, 1686
-COLUMNS, ROWS = 2, 2
+COLUMNS, ROWS = 3, 2
+#: 2500 does not divide by 3: the last column is a pixel wider, and its card is centred in it.
 TILE_WIDTH, TILE_HEIGHT = WIDTH // COLUMNS, HEIGHT // ROWS
 #: LINE refuses rich-menu images over 1 MB.
 MAX_IMAGE_BYTES = 1024 * 1024
@@ -139,24 +140,43 @@ def _question_mark(draw: Draw, cx: float, cy: float, r: float) -> None:
     draw.ellipse((cx - dot, cy + 0.5 * r - dot, cx + dot, cy + 0.5 * r + dot), fill=WHITE)
 
 
+def _person(draw: Draw, cx: float, cy: float, r: float) -> None:
+    """A head and shoulders: 'what you keep about me'."""
+    head = 0.27 * r
+    draw.ellipse((cx - head, cy - 0.52 * r, cx + head, cy - 0.52 * r + 2 * head), fill=WHITE)
+    draw.pieslice((cx - 0.6 * r, cy + 0.08 * r, cx + 0.6 * r, cy + 1.08 * r), 180, 360, fill=WHITE)
+
+
+def _globe(draw: Draw, cx: float, cy: float, r: float) -> None:
+    """A globe of lines: 'language'."""
+    g, stroke = 0.58 * r, round(0.08 * r)
+    draw.ellipse((cx - g, cy - g, cx + g, cy + g), outline=WHITE, width=stroke)
+    draw.ellipse((cx - 0.42 * g, cy - g, cx + 0.42 * g, cy + g), outline=WHITE, width=stroke)
+    draw.line([(cx - g, cy), (cx + g, cy)], fill=WHITE, width=stroke)
+    draw.line([(cx, cy - g), (cx, cy + g)], fill=WHITE, width=stroke)
+    for y in (cy - 0.5 * g, cy + 0.5 * g):
+        half = g * math.sqrt(1 - 0.25)
+        draw.line([(cx - half, y), (cx + half, y)], fill=WHITE, width=stroke)
+
+
 #: The tiles, left to right and top to bottom; each text is a command or keyword the bot knows.
+#: The caption is English, so a respondent who chose English finds their way too.
 ITEMS: tuple[Tile, ...] = (
     Tile("เริ่มแบบประเมิน", "Start assessment", "ประเมิน", _clipboard),
     Tile("อบรม", "Training", "อบรม", _mortarboard),
     Tile("ผลของฉัน", "My results", "ผลของฉัน", _bar_chart),
+    Tile("ข้อมูลของฉัน", "My data", "ข้อมูลของฉัน", _person),
+    Tile("ภาษา", "Language", "ภาษา", _globe),
     Tile("ช่วยเหลือ", "Help", "ช่วยเหลือ", _question_mark),
 )
 
 
 def tile_bounds(index: int) -> dict[str, int]:
-    """Where tile `index` sits on the image, as LINE's area bounds."""
+    """Where tile `index` sits on the image, as LINE's area bounds (together they cover it)."""
     row, column = divmod(index, COLUMNS)
-    return {
-        "x": column * TILE_WIDTH,
-        "y": row * TILE_HEIGHT,
-        "width": TILE_WIDTH,
-        "height": TILE_HEIGHT,
-    }
+    left, right = column * WIDTH // COLUMNS, (column + 1) * WIDTH // COLUMNS
+    top, bottom = row * HEIGHT // ROWS, (row + 1) * HEIGHT // ROWS
+    return {"x": left, "y": top, "width": right - left, "height": bottom - top}
 
 
 def menu_definition() -> dict[str, Any]:
@@ -238,7 +258,8 @@ def menu_image() -> bytes:
     image = Image.new("RGB", (WIDTH, HEIGHT), GREEN)
     for index, tile in enumerate(ITEMS):
         bounds = tile_bounds(index)
-        image.paste(draw_tile(tile), (bounds["x"], bounds["y"]))
+        left = bounds["x"] + (bounds["width"] - TILE_WIDTH) // 2
+        image.paste(draw_tile(tile), (left, bounds["y"] + (bounds["height"] - TILE_HEIGHT) // 2))
     buffer = io.BytesIO()
     image.save(buffer, "PNG", optimize=True)
     png = buffer.getvalue()
