@@ -95,9 +95,9 @@ class LineUser:
         return self.send(self.event("message", message=text_message(text)))
 
     def tap(self, label: str) -> list[dict]:
-        """Tap the quick reply with this label on the last message received."""
-        items = self.fake.messages_to(self.user_id)[-1]["quickReply"]["items"]
-        action = next(i["action"] for i in items if i["action"]["label"] == label)
+        """Tap the button with this label on the last message received."""
+        actions = button_actions(self.fake.messages_to(self.user_id)[-1])
+        action = next(a for a in actions if a["label"] == label)
         return self.send(self.event("postback", postback={"data": action["data"]}))
 
     def onboard(self) -> None:
@@ -108,9 +108,20 @@ class LineUser:
         self.tap("เทศบาลนครลำปาง")
 
     def quick_replies(self) -> list[str]:
-        """Labels of the quick replies on the last message received."""
-        last = self.fake.messages_to(self.user_id)[-1]
-        return [item["action"]["label"] for item in last.get("quickReply", {}).get("items", [])]
+        """Labels of the buttons on the last message received."""
+        return [
+            action["label"] for action in button_actions(self.fake.messages_to(self.user_id)[-1])
+        ]
+
+
+def button_actions(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The actions of a message's buttons: its quick replies, or the buttons stacked in its bubble."""
+    if "quickReply" in message:
+        return [item["action"] for item in message["quickReply"]["items"]]
+    if message.get("type") == "flex":
+        body = message["contents"].get("body", {}).get("contents", [])
+        return [part["action"] for part in body if part.get("type") == "button"]
+    return []
 
 
 def text_message(text: str) -> dict[str, Any]:

@@ -99,6 +99,37 @@ def test_three_buttons_are_quick_replies_on_the_last_message():
     assert_valid_for_line(messages)
 
 
+AGREE = ("เห็นด้วยมาก", "เห็นด้วย", "ไม่แน่ใจ", "ไม่เห็นด้วย", "ไม่เห็นด้วยมาก")
+
+
+def test_a_five_point_scale_is_stacked_in_the_question_so_all_five_show() -> None:
+    """Seen: on a 390 px phone the scale's row showed 3½ choices; the negative end was hidden."""
+    scale = [
+        {"label": label, "data": postback.encode("q1", str(n))} for n, label in enumerate(AGREE)
+    ]
+    payload = {"text": "ข้อ 2/40\nฉันรักษาความสะอาดที่ทำงาน", "buttons": scale}
+    messages = line_messages(payload, row_id=1)
+    assert [m["type"] for m in messages] == ["flex"] and "quickReply" not in messages[0]
+    body = messages[0]["contents"]["body"]["contents"]
+    assert body[0]["text"] == "ข้อ 2/40\nฉันรักษาความสะอาดที่ทำงาน" and body[0]["wrap"] is True
+    actions = [part["action"] for part in body if part["type"] == "button"]
+    assert [a["label"] for a in actions] == list(AGREE)  # in order, one per line
+    assert [a["displayText"] for a in actions] == list(AGREE)  # shown as what they tapped
+    assert "ไม่เห็นด้วยมาก" in messages[0]["altText"]  # notifications and old phones see them too
+    assert_valid_for_line(messages)
+
+
+def test_short_choices_that_fit_one_row_stay_quick_replies() -> None:
+    """ยินยอม / ไม่ยินยอม fit a phone's width: quick replies, which go away once tapped."""
+    consent = [
+        {"label": label, "data": postback.encode("_consent", label)}
+        for label in ("ยินยอม", "ไม่ยินยอม")
+    ]
+    [message] = line_messages({"text": "คุณยินยอมไหมคะ", "buttons": consent}, row_id=1)
+    assert message["type"] == "text"
+    assert [a["label"] for a in quick_replies(message)] == ["ยินยอม", "ไม่ยินยอม"]
+
+
 def test_twenty_buttons_page_as_twelve_and_next_then_the_remaining_eight():
     payload = {"text": "ข้อ 1/40\nเลือกอำเภอของคุณค่ะ", "buttons": buttons(20)}
     first = quick_replies(line_messages(payload, row_id=7)[-1])

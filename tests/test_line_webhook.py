@@ -30,6 +30,7 @@ from tests.corpora import corpus
 from tests.line_user import (
     USER,
     LineUser,
+    button_actions,
     count,
     sign,
     text_message,
@@ -306,7 +307,7 @@ def test_a_workshop_is_booked_and_reminded_through_line(line_app, fake_line, clo
     user = LineUser(line_app, fake_line)
     user.onboard()
     user.say("อบรม")
-    first = fake_line.messages_to(USER)[-1]["quickReply"]["items"][0]["action"]
+    first = button_actions(fake_line.messages_to(USER)[-1])[0]
     assert json.loads(first["data"])[0] == "_workshop"
     details = user.send(user.event("postback", postback={"data": first["data"]}))
     assert "ยังว่าง" in text_of(details)
@@ -329,15 +330,15 @@ def test_waitlist_promotion_check_in_and_feedback_through_line(line_app, fake_li
     for person in people:
         person.onboard()
         person.say("อบรม")
-        items = fake_line.messages_to(person.user_id)[-1]["quickReply"]["items"]
-        marketing = next(i["action"] for i in items if "ผู้ประกอบการ" in i["action"]["displayText"])
+        actions = button_actions(fake_line.messages_to(person.user_id)[-1])
+        marketing = next(a for a in actions if "ผู้ประกอบการ" in a["displayText"])
         person.send(person.event("postback", postback={"data": marketing["data"]}))
     first, second, third = people
     assert "ลงทะเบียนเรียบร้อย" in text_of(first.tap("ลงทะเบียน"))
     assert "ลงทะเบียนเรียบร้อย" in text_of(second.tap("ลงทะเบียน"))
     third.say("อบรม")  # the list again: the workshop is full now
-    items = fake_line.messages_to(third.user_id)[-1]["quickReply"]["items"]
-    marketing = next(i["action"] for i in items if "ผู้ประกอบการ" in i["action"]["displayText"])
+    actions = button_actions(fake_line.messages_to(third.user_id)[-1])
+    marketing = next(a for a in actions if "ผู้ประกอบการ" in a["displayText"])
     assert "เต็มแล้ว" in text_of(
         third.send(third.event("postback", postback={"data": marketing["data"]}))
     )

@@ -36,6 +36,16 @@ MORE_TAG = "_more"
 #: keeps read_more clear of int()'s 4,300-digit limit on untrusted text.
 MAX_NUMBER = 10**19
 
+#: Quick replies sit in one row that scrolls sideways. On a 390 px phone about this much of it
+#: shows; choices past the edge are easy to miss, and on a scale that biases the answers.
+ROW_WIDTH_PX = 360
+#: A rough, generous width per quick reply: its padding and gap, and per letter (Thai or Latin)
+#: at LINE's quick-reply font size.
+BUTTON_PADDING_PX, LETTER_PX = 34, 8
+#: Up to this many buttons that do not fit in that row are stacked in the message instead, each
+#: the phone's width; more than that (a long list) stays a row of pages.
+MAX_STACKED = 8
+
 GREEN = "#06C755"
 GREY = "#E6EBF0"
 MUTED = "#555555"
@@ -205,17 +215,24 @@ def line_messages(payload: dict[str, Any], row_id: int, offset: int = 0) -> list
 
     A results card becomes one Flex message (its text is the card as plain text, so it serves
     as altText rather than a message of its own); other text becomes text messages. The buttons
-    from `offset` on become quick replies on the last message, 13 at most per page.
+    from `offset` on become quick replies on the last message, 13 at most per page, unless they
+    would not all show in one row of a phone's width: then the last text and a button per line
+    go in one Flex bubble, so every choice of a five-point scale is seen at once.
     """
     text = payload.get("text") or ""
     card = payload.get("card")
+    buttons = payload.get("buttons") or []
     messages: list[dict[str, Any]]
     if card:
         messages = [_flex_card(card, text)]
     else:
         # LINE refuses blank text, and a blank chunk would be an empty bubble anyway.
         messages = [{"type": "text", "text": chunk} for chunk in split_text(text) if chunk.strip()]
-    items = _quick_reply_items(payload.get("buttons") or [], row_id, offset)
+        choices = _sendable(buttons) if offset == 0 else []
+        if 0 < len(choices) <= MAX_STACKED and not fits_one_row([b["label"] for b in choices]):
+            question = messages.pop()["text"] if messages else ""
+            return [*messages, _flex_buttons(question, choices)]
+    items = _quick_reply_items(buttons, row_id, offset)
     if items:
         if not messages:
             # Quick replies only exist attached to a message.
@@ -224,16 +241,27 @@ def line_messages(payload: dict[str, Any], row_id: int, offset: int = 0) -> list
     return messages
 
 
-def _quick_reply_items(
-    buttons: list[dict[str, str]], row_id: int, offset: int
-) -> list[dict[str, Any]]:
-    """The page of buttons starting at `offset` as quick reply items, "ถัดไป" last if more."""
-    # One invalid item makes LINE refuse the whole request: better to lose that one button.
-    sendable = [
+def fits_one_row(labels: list[str]) -> bool:
+    """Whether quick replies with these labels all show on a phone without a sideways scroll."""
+    letters = sum(len(GRAPHEME.findall(cut_graphemes(label, MAX_LABEL))) for label in labels)
+    return len(labels) * BUTTON_PADDING_PX + letters * LETTER_PX <= ROW_WIDTH_PX
+
+
+def _sendable(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The buttons LINE accepts: one invalid action makes it refuse the whole request, so it is
+    better to lose that one button."""
+    return [
         button
         for button in buttons
         if button.get("label", "").strip() and utf16_units(button.get("data", "")) <= MAX_DATA
     ]
+
+
+def _quick_reply_items(
+    buttons: list[dict[str, str]], row_id: int, offset: int
+) -> list[dict[str, Any]]:
+    """The page of buttons starting at `offset` as quick reply items, "ถัดไป" last if more."""
+    sendable = _sendable(buttons)
     if not 0 <= offset < len(sendable):
         # A stale "ถัดไป" tap must still leave the respondent something to tap.
         offset = 0
@@ -249,13 +277,40 @@ def _quick_reply_items(
 
 def _postback_item(label: str, data: str) -> dict[str, Any]:
     """A quick reply that sends `data` back and shows the full label as the respondent's words."""
+    return {"type": "action", "action": _postback(label, data)}
+
+
+def _postback(label: str, data: str) -> dict[str, Any]:
+    """A postback action; the full label shows in the chat as what the respondent tapped."""
     return {
-        "type": "action",
-        "action": {
-            "type": "postback",
-            "label": cut_graphemes(label, MAX_LABEL),
-            "data": data,
-            "displayText": cut_graphemes(label, MAX_DISPLAY_TEXT),
+        "type": "postback",
+        "label": cut_graphemes(label, MAX_LABEL),
+        "data": data,
+        "displayText": cut_graphemes(label, MAX_DISPLAY_TEXT),
+    }
+
+
+def _flex_buttons(text: str, buttons: list[dict[str, str]]) -> dict[str, Any]:
+    """A question and its choices as one bubble, a full-width button per choice, in order."""
+    contents: list[dict[str, Any]] = [_text(text, size="md")] if text.strip() else []
+    contents += [
+        {
+            "type": "button",
+            "style": "secondary",
+            "height": "sm",
+            "margin": "md",
+            "action": _postback(button["label"], button["data"]),
+        }
+        for button in buttons
+    ]
+    labels = " / ".join(button["label"] for button in buttons)
+    alt = f"{text}\n{labels}" if text.strip() else labels
+    return {
+        "type": "flex",
+        "altText": cut_graphemes(alt, MAX_ALT_TEXT),
+        "contents": {
+            "type": "bubble",
+            "body": {"type": "box", "layout": "vertical", "contents": contents},
         },
     }
 
