@@ -15,11 +15,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Debian's chromium (for the browser tests) and a Thai font (so Thai renders, not boxes).
+# Debian's chromium (for the browser tests), a Thai font and a colour emoji font (so Thai and
+# the bot's 🙏 render, not boxes).
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list | grep -qi tlwg; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list | grep -qi tlwg || ! fc-list | grep -qi "color emoji"; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-thai-tlwg >/dev/null; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO apt-get install -y -qq chromium fonts-thai-tlwg fonts-noto-color-emoji >/dev/null; \
 	fi
 
 compile-locales: $(BIN)/.installed

@@ -411,3 +411,124 @@ def test_the_assessment_in_the_browser_ends_with_a_results_card(
     expect(card).to_contain_text("จุดเด่นของคุณ")
     assert not any(other_group_item in text for text in statements[-4:])
     expect(page.get_by_test_id("quick-reply").first).to_be_visible()  # the course offers
+
+
+#: Where the browser tests leave screenshots for a person to look at (kept out of git).
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+#: Every place a bubble's text wraps onto a new line that is not between two words, by
+#: Chromium's own Thai word segmenter (the same ICU dictionary its line breaker uses).
+BREAKS_INSIDE_WORDS = """() => {
+  const words = new Intl.Segmenter("th", { granularity: "word" });
+  const bad = [];
+  document.querySelectorAll("[data-testid=bot-bubble]").forEach((bubble) => {
+    const walker = document.createTreeWalker(bubble, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.data;
+      const ends = new Set([...words.segment(text)].map((s) => s.index));
+      const range = document.createRange();
+      let top = null;
+      for (let i = 0; i < text.length; i++) {
+        if (text[i] === "\\n") { top = null; continue; }
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rect = range.getClientRects()[0];
+        if (!rect) continue;
+        if (top !== null && rect.top > top + 2 && !ends.has(i) && !/\\s/.test(text[i - 1])) {
+          bad.push(text.slice(Math.max(0, i - 6), i) + "|" + text.slice(i, i + 6));
+        }
+        top = rect.top;
+      }
+    }
+  });
+  return bad;
+}"""
+
+#: How many clearly coloured pixels the 🙏 the bot greets with has when drawn in the page's font:
+#: a colour emoji font draws a skin-toned hand, a missing one a black-and-white box.
+EMOJI_COLOUR = """() => {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 48;
+  const g = canvas.getContext("2d");
+  g.font = "36px " + getComputedStyle(document.body).fontFamily;
+  g.fillText("🙏", 4, 40);
+  const d = g.getImageData(0, 0, 48, 48).data;
+  let coloured = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const spread = Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]);
+    if (d[i + 3] > 128 && spread > 40) coloured++;
+  }
+  return coloured;
+}"""
+
+
+def touch(page: Page, label: str) -> None:
+    """Tap a button with a finger (a touch, not a click), and wait for the bot's replies."""
+    page.get_by_test_id("quick-reply").filter(has_text=re.compile(rf"^{re.escape(label)}$")).tap()
+    wait_for_replies(page)
+
+
+def answer_statements(page: Page, last_for: range) -> None:
+    """Touch through the 40 statements: the scale's last choice for these numbers, else the first."""
+    for number in range(1, 41):
+        asked(page, f"ข้อ {number}/40")
+        choices = page.get_by_test_id("quick-reply")
+        touch(page, (choices.last if number in last_for else choices.first).inner_text())
+
+
+@pytest.mark.browser
+def test_on_a_phone_the_scale_shows_whole_and_thai_emoji_and_changes_read_right(
+    browser: Browser, live_url: str, errors: list[str]
+) -> None:
+    """On a 390 px touch screen: all five choices in view, Thai wrapped between words, emoji in
+    colour, no button drawn as tapped, and a drop drawn unlike a gain. Screenshots are kept."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phone = browser.new_context(
+        base_url=live_url,
+        locale="th-TH",
+        timezone_id="Asia/Bangkok",
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+    )
+    phone.set_default_timeout(TIMEOUT_MS)
+    page = open_chat(phone, errors)
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    assert page.evaluate(EMOJI_COLOUR) > 50, "🙏 is not drawn in colour: no emoji font"
+    assert page.evaluate(BREAKS_INSIDE_WORDS) == []
+    page.screenshot(path=SCREENSHOTS / "consent-390.png")
+    touch(page, "ยินยอม")
+    touch(page, "คนขับรถม้า")
+    touch(page, "เทศบาลนครลำปาง")
+    type_answer(page, "ประเมิน")
+    touch(page, "ทำเป็นประจำ")
+    asked(page, "ข้อ 2/40")
+    choices = page.get_by_test_id("quick-reply")
+    expect(choices).to_have_text(["เห็นด้วยอย่างยิ่ง", "เห็นด้วย", "ไม่แน่ใจ", "ไม่เห็นด้วย", "ไม่เห็นด้วยอย่างยิ่ง"])
+    for index in range(5):
+        box = choices.nth(index).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (index, box)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (index, box)
+    page.screenshot(path=SCREENSHOTS / "scale-390.png")
+    # The finger lifted from the first choice of question 1; the first of question 2 is there now.
+    backgrounds = choices.evaluate_all("bs => bs.map(b => getComputedStyle(b).backgroundColor)")
+    assert len(set(backgrounds)) == 1, backgrounds
+
+    page.get_by_test_id("message-input").fill("ย้อนกลับ")  # back to 1, then the first round
+    page.get_by_test_id("message-input").press("Enter")
+    wait_for_replies(page)
+    answer_statements(page, last_for=range(13, 25))  # low on knowledge (c2)
+    expect(page.get_by_test_id("results-card")).to_be_visible()
+    type_answer(page, "ประเมิน")
+    answer_statements(page, last_for=range(25, 37))  # knowledge up, skills (c3) down
+    card = page.get_by_test_id("results-card").last
+    expect(card).to_be_visible()
+    gain, drop = card.locator(".card-change.gain").first, card.locator(".card-change.drop").first
+    expect(gain).to_contain_text("+")
+    expect(drop).to_contain_text("-")
+    colour = "el => getComputedStyle(el).color"
+    assert gain.evaluate(colour) != drop.evaluate(colour)
+    assert page.evaluate(BREAKS_INSIDE_WORDS) == []
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / "results-390.png")
+    phone.close()

@@ -99,7 +99,7 @@ def test_three_buttons_are_quick_replies_on_the_last_message():
     assert_valid_for_line(messages)
 
 
-AGREE = ("เห็นด้วยมาก", "เห็นด้วย", "ไม่แน่ใจ", "ไม่เห็นด้วย", "ไม่เห็นด้วยมาก")
+AGREE = ("เห็นด้วยอย่างยิ่ง", "เห็นด้วย", "ไม่แน่ใจ", "ไม่เห็นด้วย", "ไม่เห็นด้วยอย่างยิ่ง")
 
 
 def test_a_five_point_scale_is_stacked_in_the_question_so_all_five_show() -> None:
@@ -115,7 +115,7 @@ def test_a_five_point_scale_is_stacked_in_the_question_so_all_five_show() -> Non
     actions = [part["action"] for part in body if part["type"] == "button"]
     assert [a["label"] for a in actions] == list(AGREE)  # in order, one per line
     assert [a["displayText"] for a in actions] == list(AGREE)  # shown as what they tapped
-    assert "ไม่เห็นด้วยมาก" in messages[0]["altText"]  # notifications and old phones see them too
+    assert "ไม่เห็นด้วยอย่างยิ่ง" in messages[0]["altText"]  # notifications and old phones see them too
     assert_valid_for_line(messages)
 
 

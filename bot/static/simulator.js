@@ -28,6 +28,8 @@
   var POLL_MS = 1500;
   var TIMEOUT_MS = 20000;
   var PROGRESS = /^(ข้อ|Question) \d+\/\d+$/;
+  // As bot/line/render.py's MAX_STACKED: more choices than this stay one scrolling row.
+  var MAX_STACKED = 8;
   var root = document.getElementById("app");
   var TOKEN_HEADER = "X-Simulator-Token";
   var api = {
@@ -462,12 +464,15 @@
       var score = Number(bar.score) || 0;
       var head = el("div", "card-head");
       head.appendChild(el("span", "card-label", String(bar.label || "")));
-      var figure = score.toFixed(1);
+      var figure = el("span", "card-score", score.toFixed(1));
       var change = Number(bar.change);
       if (bar.change !== null && bar.change !== undefined && isFinite(change)) {
-        figure += change > 0 ? " (+" + change.toFixed(1) + ")" : change < 0 ? " (" + change.toFixed(1) + ")" : " (±0)";
+        var rounded = Math.round(change * 10) / 10;
+        var kind = rounded > 0 ? "gain" : rounded < 0 ? "drop" : "same";
+        var words = rounded > 0 ? "+" + rounded.toFixed(1) : rounded < 0 ? rounded.toFixed(1) : "±0";
+        figure.appendChild(el("span", "card-change " + kind, " (" + words + ")"));
       }
-      head.appendChild(el("span", "card-score", figure));
+      head.appendChild(figure);
       var track = el("div", "card-track");
       var fill = el("div", "card-fill");
       fill.style.width = Math.max(0, Math.min(100, ((score - 1) / 4) * 100)) + "%";
@@ -609,6 +614,11 @@
       row.appendChild(node);
     });
     row.hidden = !row.childElementCount;
+    row.classList.remove("stacked");
+    // Like LINE here: a few choices that would need a sideways scroll are stacked instead.
+    if (row.childElementCount <= MAX_STACKED && row.scrollWidth > row.clientWidth) {
+      row.classList.add("stacked");
+    }
     row.scrollLeft = 0;
   }
 
