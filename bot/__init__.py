@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import calendar, cli, health, security, simulator
+from bot import calendar, cli, health, maps, security, simulator
 from bot.line import webhook as line_webhook
 from bot.logs import configure_logging
 from bot.runtime import Runtime
@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(simulator.blueprint)
     app.register_blueprint(line_webhook.blueprint)
     app.register_blueprint(calendar.blueprint)
+    app.register_blueprint(maps.blueprint)
     cli.init_app(app)
     security.init_app(app)
     for error in UNAVAILABLE:

@@ -9,9 +9,9 @@ from pathlib import Path
 from babel.lists import format_list
 from babel.support import Translations
 
-from bot.thai_dates import format_thai_date, format_thai_datetime
+from bot.thai_dates import format_day_month, format_thai_date, format_thai_datetime
 from survey_flows.form import LANGUAGES
-from survey_flows.session import Alternatives, Msg, Part
+from survey_flows.session import Alternatives, DayMonth, Msg, Part
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 
@@ -34,6 +34,8 @@ def _formatted(value: object, language: str) -> object:
         return format_thai_datetime(value, language)
     if isinstance(value, date):
         return format_thai_date(value, language)
+    if isinstance(value, DayMonth):
+        return format_day_month(value.day, language)
     if isinstance(value, Alternatives):
         return format_list(value.names, style="or", locale=language)
     return value

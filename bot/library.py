@@ -56,6 +56,7 @@ class SurveyLibrary:
         given: Input,
         now: datetime,
         tz: ZoneInfo,
+        base_url: str,
     ) -> Context:
         """Build the engine context: the latest flows, the versions this state refers to, the
         respondent's profile, and only when this turn may use them, the previous scores and the
@@ -87,7 +88,7 @@ class SurveyLibrary:
             profile=dict(respondent.profile),
             previous_scores=latest_scores(session, respondent.id) if RESULTS in wanted else {},
             **(
-                self._workshop_context(session, respondent, group, now, tz)
+                self._workshop_context(session, respondent, group, now, tz, base_url)
                 if WORKSHOPS in wanted
                 else {}
             ),
@@ -132,7 +133,12 @@ class SurveyLibrary:
 
     @staticmethod
     def _workshop_context(
-        session: Session, respondent: Respondent, group: str, now: datetime, tz: ZoneInfo
+        session: Session,
+        respondent: Respondent,
+        group: str,
+        now: datetime,
+        tz: ZoneInfo,
+        base_url: str,
     ) -> dict:
         """Courses, upcoming workshops and the respondent's registrations, for the context."""
         return {
@@ -146,6 +152,6 @@ class SurveyLibrary:
                 )
                 for course in all_courses(session)
             ),
-            "workshops": workshop_offers(session, group, now, tz),
+            "workshops": workshop_offers(session, group, now, tz, base_url),
             "my_workshops": my_workshops(session, respondent.id, now, tz),
         }

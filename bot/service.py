@@ -135,7 +135,7 @@ def handle_inbound(
             )
             return _turn(respondent, rows, claimed_until)
         state = State.from_json(conversation.state)
-        context = library.context(session, respondent, state, inbound.input, now, tz)
+        context = library.context(session, respondent, state, inbound.input, now, tz, base_url)
         step = resume(state, inbound.input, context)
         if any(isinstance(e, ActionRequested) and e.action == "erase" for e in step.events):
             rows = _erase(session, respondent, desk, step, inbound, now, claimed_until)

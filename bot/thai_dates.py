@@ -23,6 +23,11 @@ def format_thai_date(day: date, language: str = "th") -> str:
     return f"{weekday} {day_and_month} {day.year + BUDDHIST_ERA_OFFSET}"
 
 
+def format_day_month(day: date, language: str = "th") -> str:
+    """A date said short, for a button: "5 ธ.ค." in Thai, "5 Dec" in English."""
+    return format_date(day, "d MMM", locale="th" if language == "th" else "en")
+
+
 def format_thai_datetime(moment: datetime, language: str = "th") -> str:
     """Format a local date and time, e.g. "เสาร์ 5 ธ.ค. 2569 เวลา 09:00 น."."""
     clock = format_time(moment, "HH:mm", locale="en")

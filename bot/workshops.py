@@ -33,7 +33,14 @@ MAX_CODE_WORD = 40
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 
-def offers(session: Session, profile_group: str, now: datetime, tz: ZoneInfo) -> tuple:
+def map_link(base_url: str, workshop_id: int, map_url: str) -> str:
+    """The chat's short link to a workshop's map (served by bot.maps), or "" without a map."""
+    return f"{base_url.rstrip('/')}/map/{workshop_id}" if map_url else ""
+
+
+def offers(
+    session: Session, profile_group: str, now: datetime, tz: ZoneInfo, base_url: str
+) -> tuple:
     """Upcoming workshops as the engine sees them, those for the respondent's group first."""
     return tuple(
         WorkshopOffer(
@@ -43,7 +50,7 @@ def offers(session: Session, profile_group: str, now: datetime, tz: ZoneInfo) ->
             starts_at=view.starts_at.astimezone(tz),
             ends_at=view.ends_at.astimezone(tz),
             venue=view.venue,
-            map_url=view.map_url,
+            map_url=map_link(base_url, view.id, view.map_url),
             seats_left=view.seats_left,
             deadline=view.registration_deadline.astimezone(tz),
         )
@@ -198,7 +205,7 @@ class WorkshopDesk:
                 title=workshop.course.title_th if language == "th" else workshop.course.title_en,
                 when=workshop.starts_at.astimezone(self.tz),
                 venue=workshop.venue,
-                map=workshop.map_url,
+                map=map_link(self.base_url, workshop.id, workshop.map_url),
             )
 
         return render

@@ -202,6 +202,13 @@ class Msg:
 
 
 @dataclass(frozen=True)
+class DayMonth:
+    """A Msg parameter: a date said short, as on a button ("5 ธ.ค.")."""
+
+    day: date
+
+
+@dataclass(frozen=True)
 class Alternatives:
     """A Msg parameter: names the shell joins as its language says "A, B or C"."""
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from survey_flows.form import pick
-from survey_flows.session import Button, Message, Msg, MyWorkshop, Part, WorkshopOffer
+from survey_flows.session import (
+    Button,
+    DayMonth,
+    Message,
+    Msg,
+    MyWorkshop,
+    Part,
+    WorkshopOffer,
+)
 
 #: Pseudo-questions of the workshop buttons.
 SHOW, REGISTER, CANCEL, RATING = "_workshop", "_register", "_cancel", "_rating"
@@ -35,7 +43,12 @@ def workshop_list(offers: Sequence[WorkshopOffer], language: str) -> Message:
         }
         full = offer.seats_left <= 0
         lines.append(Msg("workshops.line_full", params) if full else Msg("workshops.line", params))
-        buttons.append(Button(f"{number}. {title}", SHOW, str(offer.id)))
+        # The list says each title; the button says what tells two rounds of a course apart.
+        label = Msg(
+            "workshops.button",
+            {"number": number, "day": DayMonth(offer.starts_at.date()), "venue": offer.venue},
+        )
+        buttons.append(Button(label, SHOW, str(offer.id)))
     return Message(tuple(lines), tuple(buttons))
 
 

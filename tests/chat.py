@@ -63,3 +63,18 @@ class Respondent:
 def texts(messages: list[dict]) -> str:
     """All the text of some bot messages, joined."""
     return "\n".join(message["text"] for message in messages)
+
+
+def listed_numbers(messages: list[dict], title: str) -> list[int]:
+    """The numbers of the workshops of course `title` in a workshop list ("2. title" lines)."""
+    return [
+        int(line.split(".", 1)[0])
+        for line in texts(messages).splitlines()
+        if line.split(".", 1)[0].isdigit() and title in line
+    ]
+
+
+def workshop_button(person: Respondent, messages: list[dict], title: str) -> str:
+    """The label of the first listed workshop of course `title` ("2. 8 ธ.ค. place")."""
+    number = listed_numbers(messages, title)[0]
+    return next(b["label"] for b in person.last_buttons if b["label"].startswith(f"{number}. "))

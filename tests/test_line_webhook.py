@@ -331,14 +331,14 @@ def test_waitlist_promotion_check_in_and_feedback_through_line(line_app, fake_li
         person.onboard()
         person.say("อบรม")
         actions = button_actions(fake_line.messages_to(person.user_id)[-1])
-        marketing = next(a for a in actions if "ผู้ประกอบการ" in a["displayText"])
+        marketing = next(a for a in actions if "กาดกองต้า" in a["displayText"])
         person.send(person.event("postback", postback={"data": marketing["data"]}))
     first, second, third = people
     assert "ลงทะเบียนเรียบร้อย" in text_of(first.tap("ลงทะเบียน"))
     assert "ลงทะเบียนเรียบร้อย" in text_of(second.tap("ลงทะเบียน"))
     third.say("อบรม")  # the list again: the workshop is full now
     actions = button_actions(fake_line.messages_to(third.user_id)[-1])
-    marketing = next(a for a in actions if "ผู้ประกอบการ" in a["displayText"])
+    marketing = next(a for a in actions if "กาดกองต้า" in a["displayText"])
     assert "เต็มแล้ว" in text_of(
         third.send(third.event("postback", postback={"data": marketing["data"]}))
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.coordinators import invite_to_feedback
 from bot.delivery import deliver
 from storage.models import Feedback, OutboxMessage, Registration, Workshop
-from tests.chat import Respondent, texts
+from tests.chat import Respondent, listed_numbers, texts, workshop_button
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 MARKETING = "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเชียลมีเดีย"
@@ -28,8 +28,7 @@ def open_marketing(person: Respondent) -> list[dict]:
     """Open the workshop list and the online-marketing workshop (2 seats) in it."""
     listed = person.say("อบรม")
     assert "รอบอบรมที่กำลังจะมาถึง" in texts(listed)
-    label = next(b["label"] for b in person.last_buttons if MARKETING in b["label"])
-    return person.tap(label)
+    return person.tap(workshop_button(person, listed, MARKETING))
 
 
 def marketing_workshop(app) -> Workshop:
@@ -113,7 +112,12 @@ def test_the_results_card_leads_straight_to_the_courses_dates(app, client) -> No
         replies = person.say("3")
     dates = person.tap("การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์")
     assert "รอบอบรมที่กำลังจะมาถึง" in texts(dates)
-    assert all("รถม้า" in b["label"] for b in person.last_buttons)
+    assert listed_numbers(dates, "รถม้า") == [1, 2]  # that course's two rounds only
+    # Seen: both buttons read "1. การพัฒนารูปแบบบริการของรถม้..." — now the date and place.
+    labels = [b["label"] for b in person.last_buttons]
+    assert labels[0].startswith("1. ") and "ลานจอดรถม้า" in labels[0]
+    assert labels[1].startswith("2. ") and "หอประชุม" in labels[1]
+    assert labels[0].split()[1:3] != labels[1].split()[1:3]  # different days
 
 
 def test_mid_survey_a_look_at_workshops_then_continue(app, client) -> None:
@@ -146,3 +150,19 @@ def test_dates_in_the_workshop_list_are_buddhist_era(app, client, clock) -> None
     person = driver(client)
     listed = texts(person.say("อบรม"))
     assert "ธ.ค. 2569" in listed  # the demo workshops fall in December 2026
+
+
+def test_the_map_is_one_short_link_that_opens_the_venue(app, client) -> None:
+    """Seen: the map link was six lines of percent-encoding. Now a short link to our own page."""
+    details = texts(open_marketing(driver(client)))
+    workshop = marketing_workshop(app)
+    [line] = [line for line in details.splitlines() if line.startswith("แผนที่:")]
+    link = line.removeprefix("แผนที่:").strip()
+    assert link.endswith(f"/map/{workshop.id}") and len(link) < 60 and "%" not in link
+    opened = client.get(f"/map/{workshop.id}")
+    assert opened.status_code == 302 and opened.headers["Location"] == workshop.map_url
+    assert client.get("/map/999999").status_code == 404
+    with app.extensions["runtime"].db() as session:
+        session.get(Workshop, workshop.id).map_url = "javascript:alert(1)"
+        session.commit()
+    assert client.get(f"/map/{workshop.id}").status_code == 404  # only web addresses are followed
