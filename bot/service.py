@@ -86,6 +86,9 @@ class Turn:
     #: they were left for delivery to claim: the caller did not ask to send them, or earlier
     #: replies to the same chat are still unsent and these must wait their turn.
     claimed: tuple[Claimed, ...] = ()
+    #: The goodbye to someone just erased on a channel that fetches its own replies: stored
+    #: nowhere (there is no one left to store it for), so the caller answers with it.
+    farewell: tuple[dict, ...] = ()
 
 
 def handle_inbound(
@@ -137,9 +140,12 @@ def handle_inbound(
         state = State.from_json(conversation.state)
         context = library.context(session, respondent, state, inbound.input, now, tz, base_url)
         step = resume(state, inbound.input, context)
+        farewell: tuple[dict, ...] = ()
         if any(isinstance(e, ActionRequested) and e.action == "erase" for e in step.events):
             rows = _erase(session, respondent, desk, step, inbound, now, claimed_until)
             erased = True
+            if delivered:
+                farewell = tuple(render(m, step.state.language) for m in step.messages)
         else:
             rows = _carry_on(
                 session,
@@ -167,7 +173,8 @@ def handle_inbound(
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return _turn(respondent, rows, claimed_until)
+    turn = _turn(respondent, rows, claimed_until)
+    return replace(turn, farewell=farewell) if farewell else turn
 
 
 def _erase(

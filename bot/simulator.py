@@ -46,6 +46,11 @@ def new_respondent() -> tuple[dict, int]:
         # Only a JSON request: a page on another site can post a form here unasked, but not
         # JSON without the browser first asking this server, which never allows it.
         abort(415, "expected a JSON request")
+    return {"token": _issue_token()}, 201
+
+
+def _issue_token() -> str:
+    """A new simulated respondent's secret token, with their row."""
     token = secrets.token_urlsafe(32)
     rt = runtime()
     with rt.db.begin() as session:
@@ -58,7 +63,7 @@ def new_respondent() -> tuple[dict, int]:
                 created_at=rt.clock(),
             )
         )
-    return {"token": token}, 201
+    return token
 
 
 @blueprint.post("/api/send")
@@ -76,7 +81,11 @@ def send() -> dict:
         if isinstance(message_id, str) and MESSAGE_ID.fullmatch(message_id)
         else None
     )
-    runtime().handle(Inbound(CHANNEL, user, _input_of(body), event_id=event_id))
+    turn = runtime().handle(Inbound(CHANNEL, user, _input_of(body), event_id=event_id))
+    if turn is not None and turn.farewell:
+        # Erased at their request: the goodbye comes in this answer (it is stored nowhere),
+        # with a new token, so whatever they type next comes from a stranger.
+        return {"ok": True, "farewell": list(turn.farewell), "token": _issue_token()}
     return {"ok": True}
 
 

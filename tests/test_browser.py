@@ -532,3 +532,29 @@ def test_on_a_phone_the_scale_shows_whole_and_thai_emoji_and_changes_read_right(
     card.scroll_into_view_if_needed()
     page.screenshot(path=SCREENSHOTS / "results-390.png")
     phone.close()
+
+
+@pytest.mark.browser
+def test_erasing_in_the_simulator_says_goodbye_then_a_stranger_is_greeted(
+    context: BrowserContext, errors: list[str], database_url: str
+) -> None:
+    """Seen: after "ลบข้อมูลของฉัน" the page got a 403 and silently began a new respondent."""
+    page = open_chat(context, errors)
+    onboard(page)
+    type_answer(page, "17")
+    erased_id = identity_of(token_of(page, respondent_of(page)))
+    type_answer(page, "ลบข้อมูลของฉัน")
+    asked(page, "ต้องการลบไหมคะ")
+    tap(page, "ลบข้อมูลทั้งหมด")
+    asked(page, "ลบข้อมูลของคุณหมดแล้วค่ะ")
+    expect(bot_bubbles(page)).to_have_count(1)  # the earlier chat is gone from this device too
+    stored = page.evaluate("() => Object.assign({}, localStorage)")
+    assert not any("คุณทำอาชีพนี้มากี่ปีแล้วคะ" in value for value in stored.values()), stored
+    with Session(make_engine(database_url)) as session:
+        assert (
+            session.scalar(select(Respondent).where(Respondent.channel_user_id == erased_id))
+            is None
+        )
+    type_answer(page, "สวัสดี")
+    asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")  # a stranger again: greeting and consent
+    expect(page.get_by_test_id("quick-reply")).to_have_text(["ยินยอม", "ไม่ยินยอม"])

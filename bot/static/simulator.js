@@ -169,6 +169,23 @@
     });
   }
 
+  /** Erased at their request: this device keeps only the tap that asked and the goodbye, and
+   * they go on as a stranger under the new token (what they type next is greeted anew). */
+  function startOver(id, key, reply) {
+    var list = respondents();
+    list.forEach(function (r) { if (r.id === id) r.token = reply.token; });
+    save("respondents", list);
+    save("seen:" + id, 0);
+    forgetKey("draft:" + id);
+    var asked = transcript(id).filter(function (e) { return e.key === key; });
+    asked.forEach(function (e) { e.status = "sent"; });
+    var at = new Date().toISOString();
+    saveTranscript(id, asked.concat(reply.farewell.map(function (message, index) {
+      // Negative ids: never one of the server's, so the new respondent's replies are not hidden.
+      return { type: "bot", id: -(index + 1), at: at, text: String(message.text || ""), buttons: [], card: null };
+    })));
+  }
+
   /** The server does not know this respondent (its database was reset, say): let them go. */
   function forget(id) {
     save("respondents", respondents().filter(function (r) { return r.id !== id; }));
@@ -310,7 +327,11 @@
         var body = Object.assign({ id: next.key }, next.body);
         return request("POST", api.send, body, respondent.token);
       })
-      .then(function () {
+      .then(function (reply) {
+        if (reply && Array.isArray(reply.farewell) && typeof reply.token === "string") {
+          startOver(id, next.key, reply);
+          return null;
+        }
         updateEntry(id, next.key, function (e) { e.status = "sent"; delete e.checkFirst; });
         return fetchMessages(id).catch(function () {
           /* the poll will pick the replies up; the fetch notice says so */
