@@ -13,7 +13,9 @@ BAR_CELLS = 10
 
 
 def render(message: Message, language: str) -> dict[str, Any]:
-    """Return {"text", "buttons": [{"label", "data"}], "card"?} in the respondent's language."""
+    """Return {"text", "buttons": [{"label", "data"}], "more"?, "card"?} in the respondent's
+    language; "more" labels the button that turns to the next page, where a channel shows
+    buttons in pages."""
     lines = [render_part(part, language) for part in message.parts]
     if message.progress:
         number, total = message.progress
@@ -30,6 +32,8 @@ def render(message: Message, language: str) -> dict[str, Any]:
         }
         for button in message.buttons
     ]
+    if message.buttons:
+        payload["more"] = translate("button.more", language)
     return payload
 
 

@@ -59,16 +59,23 @@ def live_url(app: Flask) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture
-def context(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
+def new_phone(browser: Browser, live_url: str, **options: bool) -> BrowserContext:
     """A fresh browser profile (so empty localStorage) on a phone-sized screen in Thailand."""
     context = browser.new_context(
         base_url=live_url,
         locale="th-TH",
         timezone_id="Asia/Bangkok",
         viewport={"width": 390, "height": 844},
+        **options,
     )
     context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+@pytest.fixture
+def context(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
+    """A fresh phone-sized browser profile, clicked with a mouse."""
+    context = new_phone(browser, live_url)
     yield context
     context.close()
 
@@ -483,15 +490,7 @@ def test_on_a_phone_the_scale_shows_whole_and_thai_emoji_and_changes_read_right(
     """On a 390 px touch screen: all five choices in view, Thai wrapped between words, emoji in
     colour, no button drawn as tapped, and a drop drawn unlike a gain. Screenshots are kept."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    phone = browser.new_context(
-        base_url=live_url,
-        locale="th-TH",
-        timezone_id="Asia/Bangkok",
-        viewport={"width": 390, "height": 844},
-        has_touch=True,
-        is_mobile=True,
-    )
-    phone.set_default_timeout(TIMEOUT_MS)
+    phone = new_phone(browser, live_url, has_touch=True, is_mobile=True)
     page = open_chat(phone, errors)
     asked(page, "คุณยินยอมให้เราเก็บคำตอบไหมคะ")
     assert page.evaluate(EMOJI_COLOUR) > 50, "🙏 is not drawn in colour: no emoji font"

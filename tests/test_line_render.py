@@ -24,6 +24,8 @@ from bot.line.render import (
     score_text,
     split_text,
 )
+from bot.rendering import render
+from survey_flows.session import Button, Message
 
 USER = "U" + "0" * 32
 BREAKS = "\r\n"
@@ -141,6 +143,14 @@ def test_twenty_buttons_page_as_twelve_and_next_then_the_remaining_eight():
     assert [a["label"] for a in second] == [f"ตัวเลือก {n}" for n in range(12, 20)]
     for offset in (0, 12):
         assert_valid_for_line(line_messages(payload, row_id=7, offset=offset))
+
+
+def test_the_next_page_button_speaks_the_respondents_language():
+    """English mode: "More ▶", not the Thai "ถัดไป ▶" (every word follows the chosen language)."""
+    many = Message(("Pick one",), tuple(Button(f"Choice {n}", "q1", str(n)) for n in range(20)))
+    for language, label in (("en", "More ▶"), ("th", "ถัดไป ▶")):
+        last = quick_replies(line_messages(render(many, language), row_id=3)[-1])[-1]
+        assert last["label"] == label and read_more(last["data"]) == (3, 12)
 
 
 def test_thirteen_left_fit_on_the_last_page_without_next():

@@ -27,7 +27,7 @@ MAX_TEXT_UTF16 = 5000
 MAX_PER_REQUEST = 5
 MAX_ALT_TEXT = 400
 
-#: The quick reply that shows the next page of buttons.
+#: The quick reply that shows the next page of buttons, for a payload rendered without one.
 MORE_LABEL = "ถัดไป ▶"
 #: First element of a "more" postback; bot.postback.decode only accepts 2-element lists, so a
 #: 3-element list can never be mistaken for an answer.
@@ -232,7 +232,7 @@ def line_messages(payload: dict[str, Any], row_id: int, offset: int = 0) -> list
         if 0 < len(choices) <= MAX_STACKED and not fits_one_row([b["label"] for b in choices]):
             question = messages.pop()["text"] if messages else ""
             return [*messages, _flex_buttons(question, choices)]
-    items = _quick_reply_items(buttons, row_id, offset)
+    items = _quick_reply_items(buttons, row_id, offset, payload.get("more") or MORE_LABEL)
     if items:
         if not messages:
             # Quick replies only exist attached to a message.
@@ -258,7 +258,7 @@ def _sendable(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def _quick_reply_items(
-    buttons: list[dict[str, str]], row_id: int, offset: int
+    buttons: list[dict[str, str]], row_id: int, offset: int, more_label: str
 ) -> list[dict[str, Any]]:
     """The page of buttons starting at `offset` as quick reply items, "ถัดไป" last if more."""
     sendable = _sendable(buttons)
@@ -271,7 +271,7 @@ def _quick_reply_items(
     page = rest[: MAX_QUICK_REPLIES - 1]
     return [
         *(_postback_item(button["label"], button["data"]) for button in page),
-        _postback_item(MORE_LABEL, more_data(row_id, offset + len(page))),
+        _postback_item(more_label, more_data(row_id, offset + len(page))),
     ]
 
 
