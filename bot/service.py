@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.buttons import TappedButton, look_up
 from bot.delivery import LEASE, Claimed
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
 from bot.quiet_hours import next_allowed
@@ -69,7 +70,8 @@ class Inbound:
 
     channel: str
     user_id: str
-    input: Input
+    #: What they sent; a tap on a button sent by reference is looked up first (bot/buttons.py).
+    input: Input | TappedButton
     #: The platform's own event id; a repeat of an id already handled changes nothing.
     event_id: str | None = None
     entered_by: str = "respondent"
@@ -116,6 +118,9 @@ def handle_inbound(
             )
             return None
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
+        if isinstance(inbound.input, TappedButton):
+            tap = look_up(session, inbound.input, respondent.channel_user_id)
+            inbound = replace(inbound, input=tap)
         conversation = lock_conversation(session, respondent, now)
         delivered = inbound.channel in SELF_DELIVERING_CHANNELS
         claimed_until = (

@@ -98,6 +98,7 @@ class LineUser:
         """Tap the button with this label on the last message received."""
         actions = button_actions(self.fake.messages_to(self.user_id)[-1])
         action = next(a for a in actions if a["label"] == label)
+        assert len(action["data"].encode()) <= 64  # would fit Telegram's callback_data too
         return self.send(self.event("postback", postback={"data": action["data"]}))
 
     def onboard(self) -> None:

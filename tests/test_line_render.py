@@ -95,7 +95,7 @@ def test_three_buttons_are_quick_replies_on_the_last_message():
     assert quick_replies(messages[-1])[0] == {
         "type": "postback",
         "label": "ตัวเลือก 0",
-        "data": '["q1","v0"]',
+        "data": "b:1.0",  # button 0 of outbox row 1: its own data stays on the server
         "displayText": "ตัวเลือก 0",
     }
     assert_valid_for_line(messages)
@@ -332,18 +332,21 @@ def test_empty_text_still_carries_buttons_or_a_card():
     assert_valid_for_line([flex])
 
 
-def test_an_oversized_or_blank_button_is_dropped_and_the_rest_kept():
+def test_a_blank_button_is_dropped_and_one_with_long_data_goes_by_reference():
+    """Data past LINE's 300 characters used to cost the button; a reference is always short."""
     payload = {
         "text": "เลือก",
         "buttons": [
             {"label": "ใช่", "data": '["q","y"]'},
-            {"label": "ยาว", "data": postback.encode("q", "ก" * 300)},
+            {"label": "ยาว", "data": postback.encode("q" * 120, "ก" * 300)},
             {"label": " ", "data": '["q","blank"]'},
             {"label": "ไม่", "data": '["q","n"]'},
         ],
     }
     messages = line_messages(payload, 1)
-    assert [a["label"] for a in quick_replies(messages[-1])] == ["ใช่", "ไม่"]
+    actions = quick_replies(messages[-1])
+    assert [a["label"] for a in actions] == ["ใช่", "ยาว", "ไม่"]
+    assert [a["data"] for a in actions] == ["b:1.0", "b:1.1", "b:1.3"]  # indexes into the row
     assert_valid_for_line(messages)
 
 

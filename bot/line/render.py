@@ -19,9 +19,10 @@ from typing import Any
 
 import regex
 
+from bot.buttons import reference
+
 MAX_QUICK_REPLIES = 13
 MAX_LABEL = 20
-MAX_DATA = 300
 MAX_DISPLAY_TEXT = 300
 MAX_TEXT_UTF16 = 5000
 MAX_PER_REQUEST = 5
@@ -228,7 +229,7 @@ def line_messages(payload: dict[str, Any], row_id: int, offset: int = 0) -> list
     else:
         # LINE refuses blank text, and a blank chunk would be an empty bubble anyway.
         messages = [{"type": "text", "text": chunk} for chunk in split_text(text) if chunk.strip()]
-        choices = _sendable(buttons) if offset == 0 else []
+        choices = _sendable(buttons, row_id) if offset == 0 else []
         if 0 < len(choices) <= MAX_STACKED and not fits_one_row([b["label"] for b in choices]):
             question = messages.pop()["text"] if messages else ""
             return [*messages, _flex_buttons(question, choices)]
@@ -247,13 +248,14 @@ def fits_one_row(labels: list[str]) -> bool:
     return len(labels) * BUTTON_PADDING_PX + letters * LETTER_PX <= ROW_WIDTH_PX
 
 
-def _sendable(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The buttons LINE accepts: one invalid action makes it refuse the whole request, so it is
-    better to lose that one button."""
+def _sendable(buttons: list[dict[str, str]], row_id: int) -> list[dict[str, str]]:
+    """The buttons LINE accepts, each carrying a short reference to itself in row `row_id`
+    (bot/buttons.py) rather than its data. One invalid action makes LINE refuse the whole
+    request, so a button without a label is better lost."""
     return [
-        button
-        for button in buttons
-        if button.get("label", "").strip() and utf16_units(button.get("data", "")) <= MAX_DATA
+        {"label": button["label"], "data": reference(row_id, index)}
+        for index, button in enumerate(buttons)
+        if str(button.get("label", "")).strip()
     ]
 
 
@@ -261,7 +263,7 @@ def _quick_reply_items(
     buttons: list[dict[str, str]], row_id: int, offset: int, more_label: str
 ) -> list[dict[str, Any]]:
     """The page of buttons starting at `offset` as quick reply items, "ถัดไป" last if more."""
-    sendable = _sendable(buttons)
+    sendable = _sendable(buttons, row_id)
     if not 0 <= offset < len(sendable):
         # A stale "ถัดไป" tap must still leave the respondent something to tap.
         offset = 0

@@ -27,6 +27,7 @@ from linebot.v3.webhooks import (
 from werkzeug.exceptions import HTTPException
 
 from bot import postback
+from bot.buttons import TappedButton, is_reference
 from bot.i18n import translate
 from bot.line.render import read_more
 from bot.runtime import Runtime, runtime
@@ -122,13 +123,17 @@ def handle_event(rt: Runtime, event: Event) -> Turn | None:
     )
 
 
-def _input_of(event: Event) -> Input | None:
+def _input_of(event: Event) -> Input | TappedButton | None:
     """The engine input an event stands for; None for events we only acknowledge."""
     if isinstance(event, FollowEvent):
         return HelloInput()
     if isinstance(event, PostbackEvent):
-        # data we did not make counts as a button from a message that is no longer current
-        return postback.decode(event.postback.data) or TapInput("", "")
+        data = event.postback.data
+        if is_reference(data):
+            return TappedButton(data)
+        # a button sent before buttons went by reference carries its own data; data we did not
+        # make counts as a button from a message that is no longer current
+        return postback.decode(data) or TapInput("", "")
     if isinstance(event, MessageEvent):
         if isinstance(event.message, TextMessageContent):
             return TextInput(event.message.text)
