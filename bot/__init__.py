@@ -11,8 +11,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import calendar, cli, health, maps, security, simulator
-from bot.line import webhook as line_webhook
+from bot import calendar, cli, health, maps, security
+from bot.channel_list import CHANNELS
 from bot.logs import configure_logging
 from bot.runtime import Runtime
 from storage.db import UNAVAILABLE
@@ -58,11 +58,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    app.extensions["runtime"] = Runtime.from_config(app.config)
+    app.extensions["runtime"] = Runtime.from_config(app.config, CHANNELS)
     app.register_blueprint(health.blueprint)
-    if app.config["SIMULATOR_ENABLED"]:
-        app.register_blueprint(simulator.blueprint)
-    app.register_blueprint(line_webhook.blueprint)
+    for channel in CHANNELS:
+        if channel.blueprint is not None and channel.serves(app.config):
+            app.register_blueprint(channel.blueprint)
+        if channel.commands is not None:
+            app.cli.add_command(channel.commands)
     app.register_blueprint(calendar.blueprint)
     app.register_blueprint(maps.blueprint)
     cli.init_app(app)

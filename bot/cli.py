@@ -12,7 +12,6 @@ from flask.cli import with_appcontext
 from bot import worker
 from bot.coordinators import workshops_group
 from bot.exports import export_csv
-from bot.line.cli import line_group
 from bot.runtime import runtime
 from bot.surveys import import_survey
 from storage.courses import save_courses
@@ -134,7 +133,6 @@ def init_app(app: Flask) -> None:
         load_demo_command,
         export_command,
         worker_command,
-        line_group,
         workshops_group,
     ):
         app.cli.add_command(command)

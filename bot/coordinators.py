@@ -49,7 +49,7 @@ def reschedule_command(workshop_id: int, starts: datetime, ends: datetime, by: s
     start, end = starts.replace(tzinfo=rt.tz), ends.replace(tzinfo=rt.tz)
     with rt.db.begin() as session:
         affected = workshops.reschedule_workshop(session, workshop_id, start, end, now, by)
-        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url)
+        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
         workshop = session.get(Workshop, workshop_id)
         reschedule_reminders(session, workshop_id, now, rt.tz, desk.reminder_renderer)
         _tell(rt, session, affected, workshop, "notice.moved", desk)
@@ -66,7 +66,7 @@ def cancel_command(workshop_id: int, by: str) -> None:
     now = rt.clock()
     with rt.db.begin() as session:
         affected = workshops.cancel_workshop(session, workshop_id, now, by)
-        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url)
+        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
         _tell(
             rt,
             session,
@@ -89,7 +89,7 @@ def _tell(rt: Runtime, session, registration_ids: list[int], workshop, key: str,
             respondent,
             [notice],
             rt.clock(),
-            delivered=respondent.channel == "web",
+            delivered=respondent.channel in rt.self_delivering,
             kind="notice",
         )
 

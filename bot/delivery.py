@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -97,11 +97,6 @@ class Outcome:
     #: False when the platform's answer (or no connection at all) proves the call did nothing:
     #: the try is then forgotten, so it is not repeated as one that may have gone out.
     reached: bool = True
-
-
-#: A channel's way of sending a batch of claimed messages, in order, at a given time. It calls
-#: note_try before each call, and may leave out messages whose claim it found lost.
-Deliverer = Callable[["Runtime", Sequence[Claimed], datetime], list[Outcome]]
 
 
 def note_try(
@@ -293,15 +288,15 @@ def send(runtime: Runtime, claimed: Sequence[Claimed], now: datetime) -> int:
     outcomes: list[Outcome] = []
     for channel in dict.fromkeys(message.channel for message in claimed):
         batch = [message for message in claimed if message.channel == channel]
-        deliverer = runtime.deliverers.get(channel)
+        connection = runtime.channels.get(channel)
         if runtime.stopping.is_set():
             outcomes += [Outcome(m.id, Status.RELEASED, "the sender stopped") for m in batch]
             continue
-        if deliverer is None:
+        if connection is None:
             outcomes += [Outcome(m.id, Status.RETRY, f"{channel} is not configured") for m in batch]
             continue
         try:
-            outcomes += deliverer(runtime, batch, now)
+            outcomes += connection.deliver(batch, now)
         except Exception as error:  # a sender bug must not lose messages: they are tried again
             log.exception("delivery failed", extra={"channel": channel})
             outcomes += [Outcome(m.id, Status.RETRY, repr(error)) for m in batch]
@@ -310,28 +305,3 @@ def send(runtime: Runtime, claimed: Sequence[Claimed], now: datetime) -> int:
     sent = sum(outcome.status is Status.SENT for outcome in outcomes)
     log.info("delivered", extra={"claimed": len(claimed), "sent": sent})
     return len(claimed)
-
-
-def show_in_simulator(runtime: Runtime, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
-    """The simulator page reads sent messages itself, newest id last.
-
-    A scheduled message (a reminder, a nudge) was written long before it falls due, so its id is
-    older than what the page has seen: it is shown as a fresh copy, and the original marked sent.
-    """
-    with runtime.db.begin() as session:
-        for message in batch:
-            original = session.get(OutboxMessage, message.id)
-            session.add(
-                OutboxMessage(
-                    respondent_id=original.respondent_id,
-                    channel=message.channel,
-                    address=message.address,
-                    payload=message.payload,
-                    kind=original.kind,
-                    status="sent",
-                    due_at=now,
-                    sent_at=now,
-                    created_at=now,
-                )
-            )
-    return [Outcome(message.id, Status.SENT) for message in batch]

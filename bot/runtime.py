@@ -12,14 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from linebot.v3 import WebhookParser
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import delivery
+from bot.channels import Channel, Connection, Shared
 from bot.library import SurveyLibrary
-from bot.line.delivery import deliver_to_line
-from bot.line.sender import LineSender
 from bot.service import Inbound, Turn, handle_inbound
 from bot.workshops import DEFAULT_BASE_URL
 from storage.db import make_engine, session_factory
@@ -47,9 +45,10 @@ class Runtime:
     library: SurveyLibrary
     tz: ZoneInfo
     clock: Callable[[], datetime] = field(default=utc_now)
-    line_parser: WebhookParser | None = None
-    line_sender: LineSender | None = None
-    deliverers: dict[str, delivery.Deliverer] = field(default_factory=dict)
+    #: The connections of the channels the config sets up, by channel name.
+    channels: dict[str, Connection] = field(default_factory=dict)
+    #: The channels whose clients read their replies themselves.
+    self_delivering: frozenset[str] = frozenset()
     #: Sends fresh replies right after commit, off the request thread; None leaves it to workers.
     sender_pool: ThreadPoolExecutor | None = None
     #: Where the bot's own pages (calendar files) are reached from a phone.
@@ -58,27 +57,24 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Runtime:
-        """Open the database named in the config and set up the rest."""
+    def from_config(cls, config: Mapping[str, Any], channels: Sequence[Channel]) -> Runtime:
+        """Open the database named in the config, connect the channels it sets up, and the rest."""
         engine = make_engine(config["DATABASE_URL"])
-        deliverers: dict[str, delivery.Deliverer] = {"web": delivery.show_in_simulator}
-        line_sender = None
-        if config.get("LINE_CHANNEL_ACCESS_TOKEN"):
-            line_sender = LineSender(
-                config["LINE_API_BASE_URL"], config["LINE_CHANNEL_ACCESS_TOKEN"]
-            )
-            deliverers["line"] = deliver_to_line
-        secret = config.get("LINE_CHANNEL_SECRET")
+        db = session_factory(engine)
+        clock = config.get("CLOCK", utc_now)
+        stopping = threading.Event()
+        shared = Shared(db, clock, stopping)
+        connected = {c.name: c.connect(config, shared) for c in channels}
         return cls(
             engine=engine,
-            db=session_factory(engine),
+            db=db,
             read_db=session_factory(engine, readonly=True),
             library=SurveyLibrary(CONSENT_VERSION),
             tz=ZoneInfo(config["TIMEZONE"]),
-            clock=config.get("CLOCK", utc_now),
-            line_parser=WebhookParser(secret) if secret else None,
-            line_sender=line_sender,
-            deliverers=deliverers,
+            clock=clock,
+            channels={name: c for name, c in connected.items() if c is not None},
+            self_delivering=frozenset(c.name for c in channels if c.self_delivering),
+            stopping=stopping,
             sender_pool=ThreadPoolExecutor(4, "sender") if config["DELIVER_AFTER_COMMIT"] else None,
             public_base_url=config.get("PUBLIC_BASE_URL") or DEFAULT_BASE_URL,
         )
@@ -94,6 +90,7 @@ class Runtime:
             self.tz,
             self.public_base_url,
             send_now=send_now and self.sender_pool is not None,
+            self_delivering=self.self_delivering,
         )
 
     def deliver_soon(

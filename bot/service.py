@@ -60,9 +60,6 @@ log = logging.getLogger(__name__)
 #: How long a respondent may be silent mid-survey before one gentle nudge.
 NUDGE_AFTER = timedelta(hours=24)
 
-#: Channels whose messages are read by the client itself rather than pushed by a worker.
-SELF_DELIVERING_CHANNELS = frozenset({"web"})
-
 
 @dataclass(frozen=True)
 class Inbound:
@@ -102,12 +99,14 @@ def handle_inbound(
     base_url: str = DEFAULT_BASE_URL,
     *,
     send_now: bool = False,
+    self_delivering: frozenset[str] = frozenset(),
 ) -> Turn | None:
     """Run one inbound event through the engine and commit its effects; None for a redelivery.
 
     With `send_now` the replies are written claimed, so the caller sends them after commit
     without a second transaction to claim them; if it dies first, the claim lapses and the
-    delivery worker sends them.
+    delivery worker sends them. Replies on `self_delivering` channels are stored as sent: their
+    clients read them.
     """
     started = time.perf_counter()
     inbound = _storable(inbound)
@@ -122,7 +121,7 @@ def handle_inbound(
             tap = look_up(session, inbound.input, respondent.channel_user_id)
             inbound = replace(inbound, input=tap)
         conversation = lock_conversation(session, respondent, now)
-        delivered = inbound.channel in SELF_DELIVERING_CHANNELS
+        delivered = inbound.channel in self_delivering
         claimed_until = (
             now + LEASE
             if send_now
@@ -130,7 +129,7 @@ def handle_inbound(
             and not has_unfinished_replies(session, respondent.channel_user_id)
             else None
         )
-        desk = WorkshopDesk(session, now, tz, base_url)
+        desk = WorkshopDesk(session, now, tz, base_url, self_delivering)
         checked_in = desk.check_in(respondent, inbound.input)
         if checked_in is not None:  # the code word shown at the venue: nothing else to do
             rows = enqueue(
@@ -147,7 +146,7 @@ def handle_inbound(
         step = resume(state, inbound.input, context)
         farewell: tuple[dict, ...] = ()
         if any(isinstance(e, ActionRequested) and e.action == "erase" for e in step.events):
-            rows = _erase(session, respondent, desk, step, inbound, now, claimed_until)
+            rows = _erase(session, respondent, desk, step, inbound, now, claimed_until, delivered)
             erased = True
             if delivered:
                 farewell = tuple(render(m, step.state.language) for m in step.messages)
@@ -190,14 +189,16 @@ def _erase(
     inbound: Inbound,
     now: datetime,
     claimed_until: datetime | None,
+    delivered: bool,
 ) -> list:
     """Erase the respondent at their request: seats given up (the waitlist moves up), every row
-    about them deleted, the erasure recorded without them; the goodbye goes by reply token."""
+    about them deleted, the erasure recorded without them; the goodbye goes by reply token
+    (`delivered`: their client reads it, from the turn)."""
     desk.give_up_seats(respondent)
     session.flush()
     erasure = erase_respondent(session, respondent, now)
     log.info("erasure", extra={"channel": erasure.channel, "rows": erasure.rows})
-    if inbound.channel in SELF_DELIVERING_CHANNELS or not inbound.reply_token:
+    if delivered or not inbound.reply_token:
         return []
     goodbye = [render(message, step.state.language) for message in step.messages]
     return enqueue_farewell(

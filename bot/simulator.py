@@ -10,14 +10,19 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy.orm import Session
 
 from bot import postback
+from bot.channels import Channel, Shared
+from bot.delivery import Claimed, Outcome, Status
 from bot.runtime import runtime
 from bot.service import Inbound
-from storage.models import Respondent
+from storage.models import OutboxMessage, Respondent
 from storage.outbox import messages_after
 from storage.respondents import find_respondent
 from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
@@ -139,3 +144,43 @@ def _input_of(body: dict) -> Input:
     if isinstance(body.get("text"), str):
         return TextInput(body["text"])
     return OtherInput(str(body.get("kind") or "sticker"))
+
+
+@dataclass(frozen=True)
+class SimulatorConnection:
+    """The simulator page reads sent messages itself, newest id last."""
+
+    shared: Shared
+
+    def deliver(self, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
+        """Show scheduled messages (a reminder, a nudge) to the page.
+
+        Such a message was written long before it falls due, so its id is older than what the
+        page has seen: it is shown as a fresh copy, and the original marked sent.
+        """
+        with self.shared.db.begin() as session:
+            for message in batch:
+                original = session.get(OutboxMessage, message.id)
+                session.add(
+                    OutboxMessage(
+                        respondent_id=original.respondent_id,
+                        channel=message.channel,
+                        address=message.address,
+                        payload=message.payload,
+                        kind=original.kind,
+                        status="sent",
+                        due_at=now,
+                        sent_at=now,
+                        created_at=now,
+                    )
+                )
+        return [Outcome(message.id, Status.SENT) for message in batch]
+
+
+SIMULATOR = Channel(
+    CHANNEL,
+    lambda config, shared: SimulatorConnection(shared),
+    blueprint=blueprint,
+    self_delivering=True,
+    serves=lambda config: bool(config.get("SIMULATOR_ENABLED")),
+)

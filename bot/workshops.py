@@ -75,8 +75,17 @@ def mine(session: Session, respondent_id: int, now: datetime, tz: ZoneInfo) -> t
 class WorkshopDesk:
     """Carries out the engine's workshop requests in the caller's transaction."""
 
-    def __init__(self, session: Session, now: datetime, tz: ZoneInfo, base_url: str):
+    def __init__(
+        self,
+        session: Session,
+        now: datetime,
+        tz: ZoneInfo,
+        base_url: str,
+        self_delivering: frozenset[str] = frozenset(),
+    ):
         self.session, self.now, self.tz, self.base_url = session, now, tz, base_url
+        #: The channels whose clients read their own messages (stored as sent).
+        self.self_delivering = self_delivering
 
     def check_in(self, respondent: Respondent, given: Input) -> list[dict] | None:
         """The code word shown at the venue, typed on the day: checked in. None if it is not."""
@@ -175,7 +184,7 @@ class WorkshopDesk:
             promoted,
             [notice],
             self.now,
-            delivered=promoted.channel == "web",
+            delivered=promoted.channel in self.self_delivering,
             kind="notice",
         )
 

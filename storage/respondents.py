@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from storage.models import Conversation, ProcessedEvent, Respondent
 
-#: The pseudo-channel under which a group chat's id is kept once the group has been told that
-#: the survey works 1:1 with the bot: kept for good, so a group is told only once.
-GROUP_TOLD = "line-group"
+#: Added to a channel's name for the pseudo-channel under which a group chat's id is kept once
+#: the group has been told that the survey works 1:1 with the bot ("line-group"): kept for good,
+#: so a group is told only once.
+GROUP_TOLD = "-group"
 
 #: The INSERT with ON CONFLICT of each database the app runs on.
 INSERT_FOR = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -32,6 +33,11 @@ def claim_event(session: Session, channel: str, event_id: str, now: datetime) ->
     return claimed.first() is not None
 
 
+def claim_group_told(session: Session, channel: str, group_id: str, now: datetime) -> bool:
+    """Remember that a group of `channel` was told the survey works 1:1; False if it was."""
+    return claim_event(session, channel + GROUP_TOLD, group_id, now)
+
+
 def forget_events_before(session: Session, before: datetime) -> int:
     """Forget the ids of events handled before `before` (not the groups told); return how many.
 
@@ -40,7 +46,8 @@ def forget_events_before(session: Session, before: datetime) -> int:
     """
     forgotten = session.execute(
         delete(ProcessedEvent).where(
-            ProcessedEvent.processed_at < before, ProcessedEvent.channel != GROUP_TOLD
+            ProcessedEvent.processed_at < before,
+            ProcessedEvent.channel.not_like(f"%{GROUP_TOLD}"),
         )
     )
     return forgotten.rowcount

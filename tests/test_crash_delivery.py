@@ -35,7 +35,9 @@ def test_a_reply_whose_answer_never_came_is_asked_again_not_pushed(line_app, fak
     user = LineUser(line_app, fake_line)
     runtime = line_app.extensions["runtime"]
     assert user.post(user.event("follow")).status_code == 200
-    fake_line.delay_next(runtime.line_sender.timeout + 1)  # longer than the sender waits
+    fake_line.delay_next(
+        runtime.channels["line"].sender.timeout + 1
+    )  # longer than the sender waits
     deliver(runtime, clock.now)
     assert "สวัสดีค่ะ" in text_of(fake_line.messages_to(user.user_id))
     clock.advance(seconds=5)  # past the backoff, well within the token's life
@@ -55,7 +57,7 @@ def test_a_push_whose_answer_never_came_is_repeated_with_its_retry_key(line_app,
     assert user.post(user.event("follow")).status_code == 200
     fake_line.expire_reply_tokens()
     clock.advance(seconds=30)  # too old for a reply: push
-    fake_line.delay_next(runtime.line_sender.timeout + 1)
+    fake_line.delay_next(runtime.channels["line"].sender.timeout + 1)
     deliver(runtime, clock.now)
     clock.advance(seconds=5)
     deliver(runtime, clock.now)

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bot.service import Inbound
 from bot.worker import EVENT_MEMORY, forget_old_events
 from storage.models import ProcessedEvent
-from storage.respondents import GROUP_TOLD, claim_event
+from storage.respondents import claim_group_told
 from survey_flows.session import HelloInput, TextInput
 
 
@@ -30,9 +30,9 @@ def test_a_group_already_told_is_never_told_again(app, clock) -> None:
     """The groups told that the survey works 1:1 are remembered for good, not forgotten."""
     runtime = app.extensions["runtime"]
     with runtime.db.begin() as session:
-        assert claim_event(session, GROUP_TOLD, "C" + "1" * 32, clock.now)
+        assert claim_group_told(session, "line", "C" + "1" * 32, clock.now)
     clock.advance(days=EVENT_MEMORY.days * 3)
     assert forget_old_events(runtime, clock.now) == 0
     with runtime.db.begin() as session:
-        assert not claim_event(session, GROUP_TOLD, "C" + "1" * 32, clock.now)
+        assert not claim_group_told(session, "line", "C" + "1" * 32, clock.now)
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1

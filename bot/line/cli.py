@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from bot.line.richmenu import menu_image, setup_rich_menu
 from bot.line.sender import LineApiError
+from bot.line.webhook import CHANNEL
 from bot.runtime import runtime
 
 
@@ -30,7 +31,7 @@ def setup_richmenu_command(save: Path | None) -> None:
         save.write_bytes(menu_image())
         click.echo(f"wrote the rich menu image to {save}")
         return
-    sender = runtime().line_sender
+    sender = getattr(runtime().channels.get(CHANNEL), "sender", None)
     if sender is None:
         raise click.ClickException(
             "LINE_CHANNEL_ACCESS_TOKEN is not set: set it to the channel's long-lived access "

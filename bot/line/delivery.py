@@ -23,7 +23,7 @@ from bot.line.sender import LineSender, Result
 from bot.line.sender import Outcome as Sent
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.channels import Shared
 
 #: LINE does not promise how long a reply token lives (about 30 s has been seen). A token is
 #: used only this young, and a reply tried with it is repeated only while it is this young.
@@ -53,18 +53,16 @@ class Call:
         return self.tried == REPLY
 
 
-def deliver_to_line(runtime: Runtime, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
+def deliver_to_line(shared: Shared, sender: LineSender, batch: Sequence[Claimed]) -> list[Outcome]:
     """Send each address's messages in order; stop an address at its first message not sent."""
-    sender = runtime.line_sender
-    assert sender is not None, "deliverer registered without a LINE sender"
     outcomes: list[Outcome] = []
     for address in dict.fromkeys(message.address for message in batch):
         queue = [message for message in batch if message.address == address]
-        outcomes += _deliver_to_one(runtime, sender, queue)
+        outcomes += _deliver_to_one(shared, sender, queue)
     return outcomes
 
 
-def _deliver_to_one(runtime: Runtime, sender: LineSender, queue: list[Claimed]) -> list[Outcome]:
+def _deliver_to_one(shared: Shared, sender: LineSender, queue: list[Claimed]) -> list[Outcome]:
     """Send one chat's messages, call by call; a message not sent holds back those after it.
 
     Each call reads the clock anew: the lease it renews, and the age of a reply token, count
@@ -79,9 +77,9 @@ def _deliver_to_one(runtime: Runtime, sender: LineSender, queue: list[Claimed]) 
             return outcomes + [
                 Outcome(m.id, Status.RETRY, "waiting for an earlier message") for m in rest
             ]
-        if runtime.stopping.is_set():
+        if shared.stopping.is_set():
             return outcomes + [Outcome(m.id, Status.RELEASED, "the sender stopped") for m in rest]
-        now = runtime.clock()
+        now = shared.clock()
         call = _next_call(rest, now, spent)
         if call is None:  # a reply tried before, whose token is now too old to ask LINE with
             taken = _lost_reply(rest)
@@ -91,11 +89,11 @@ def _deliver_to_one(runtime: Runtime, sender: LineSender, queue: list[Claimed]) 
             ]
             rest = rest[len(taken) :]
             continue
-        if not note_try(runtime.db, call.messages, call.tried, now):
+        if not note_try(shared.db, call.messages, call.tried, now):
             return outcomes  # our claim lapsed: another sender has these now, leave them be
         done = _make(sender, call, spent)
         if done is None:  # the token was refused before any reply went out: push instead
-            if not note_try(runtime.db, call.messages, None, now):
+            if not note_try(shared.db, call.messages, None, now):
                 return outcomes  # (recorded as not tried, so no one takes it for delivered)
             refused = {message.id for message in call.messages}
             rest = [_untried(m) if m.id in refused else m for m in rest]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, request
+from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhooks import (
     Event,
@@ -36,7 +37,7 @@ from bot.storable import storable, storable_id
 from storage.db import UNAVAILABLE
 from storage.models import OutboxMessage, Respondent
 from storage.outbox import enqueue, enqueue_to_group
-from storage.respondents import GROUP_TOLD, claim_event, get_or_create_respondent
+from storage.respondents import claim_event, claim_group_told, get_or_create_respondent
 from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
 
 blueprint = Blueprint("line", __name__)
@@ -53,9 +54,10 @@ def webhook() -> tuple[str, int]:
     event failed for another reason; the other events of the body are handled all the same.
     """
     rt = runtime()
-    if rt.line_parser is None:
+    parser = getattr(rt.channels.get(CHANNEL), "parser", None)
+    if parser is None:
         abort(503, "LINE is not configured (LINE_CHANNEL_SECRET)")
-    events = _parse(rt)
+    events = _parse(parser)
     turns: dict[int, list[Turn]] = {}
     status = 200
     for event in events:
@@ -81,10 +83,10 @@ def webhook() -> tuple[str, int]:
     return ("OK", 200) if status == 200 else ("try again", status)
 
 
-def _parse(rt: Runtime) -> list[Event]:
+def _parse(parser: WebhookParser) -> list[Event]:
     """The body's events, through the SDK's parser; 400 for a bad signature or body."""
     try:
-        return rt.line_parser.parse(
+        return parser.parse(
             request.get_data(as_text=True), request.headers.get("X-Line-Signature", "")
         )
     except HTTPException:  # 413: larger than MAX_CONTENT_LENGTH
@@ -161,7 +163,7 @@ def _note_group(rt: Runtime, source, event: Event, event_id: str | None) -> int 
         if event_id and not claim_event(session, CHANNEL, event_id, now):
             return None
         # one note per group, ever: the group id is remembered like an event id
-        if not claim_event(session, GROUP_TOLD, storable(group_id), now):
+        if not claim_group_told(session, CHANNEL, storable(group_id), now):
             return None
         note = {"text": translate("line.group_note", "th"), "buttons": []}
         enqueue_to_group(session, CHANNEL, storable(group_id), note, now, storable(token))

@@ -1,0 +1,9 @@
+"""The channels the app runs: adding one is its package and a line here."""
+
+from __future__ import annotations
+
+from bot import simulator
+from bot.channels import Channel
+from bot.line import channel as line
+
+CHANNELS: tuple[Channel, ...] = (simulator.SIMULATOR, line.LINE)

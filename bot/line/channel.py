@@ -1,0 +1,50 @@
+"""LINE as a channel: its connection (the sender and the webhook's parser) and its registration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from linebot.v3 import WebhookParser
+
+from bot.channels import Channel, Shared
+from bot.delivery import Claimed, Outcome, Status
+from bot.line.cli import line_group
+from bot.line.delivery import deliver_to_line
+from bot.line.sender import LineSender
+from bot.line.webhook import CHANNEL as NAME
+from bot.line.webhook import blueprint
+
+
+@dataclass(frozen=True)
+class LineConnection:
+    """LINE as configured: it sends with the access token, and reads webhooks with the secret."""
+
+    shared: Shared
+    sender: LineSender | None
+    parser: WebhookParser | None
+
+    def deliver(self, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
+        """Send claimed messages to LINE, reply token first; kept for later without a token."""
+        if self.sender is None:
+            return [
+                Outcome(m.id, Status.RETRY, "LINE_CHANNEL_ACCESS_TOKEN is not set") for m in batch
+            ]
+        return deliver_to_line(self.shared, self.sender, batch)
+
+
+def connect(config: Mapping[str, Any], shared: Shared) -> LineConnection | None:
+    """LINE's connection, when its secret or its access token is set."""
+    token, secret = config.get("LINE_CHANNEL_ACCESS_TOKEN"), config.get("LINE_CHANNEL_SECRET")
+    if not (token or secret):
+        return None
+    return LineConnection(
+        shared,
+        sender=LineSender(config["LINE_API_BASE_URL"], token) if token else None,
+        parser=WebhookParser(secret) if secret else None,
+    )
+
+
+LINE = Channel(NAME, connect, blueprint=blueprint, commands=line_group)
