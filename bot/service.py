@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.buttons import TappedButton, look_up
 from bot.delivery import LEASE, Claimed
+from bot.i18n import translate
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
 from bot.quiet_hours import next_allowed
 from bot.rendering import render
@@ -22,6 +23,7 @@ from storage.models import (
     Answer,
     ConsentRecord,
     Conversation,
+    OutboxMessage,
     Respondent,
     Submission,
     SurveyVersion,
@@ -29,10 +31,16 @@ from storage.models import (
 from storage.outbox import (
     enqueue,
     enqueue_farewell,
+    enqueue_to_group,
     has_unfinished_replies,
     replace_nudge,
 )
-from storage.respondents import claim_event, get_or_create_respondent, lock_conversation
+from storage.respondents import (
+    claim_event,
+    claim_group_told,
+    get_or_create_respondent,
+    lock_conversation,
+)
 from storage.surveys import next_round
 from survey_flows.engine import nudge, resume
 from survey_flows.session import (
@@ -43,6 +51,7 @@ from survey_flows.session import (
     ConsentGiven,
     ConsentWithdrawn,
     Event,
+    HelloInput,
     Input,
     LanguageChanged,
     OtherInput,
@@ -62,13 +71,27 @@ NUDGE_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
+class NextPage:
+    """ "More choices" on a message whose buttons come in pages: the same buttons from `offset`."""
+
+    row_id: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Unfollowed:
+    """They blocked or left the bot: send them nothing more (what they gave is kept)."""
+
+
+@dataclass(frozen=True)
 class Inbound:
     """A channel-neutral inbound event: who sent it, through which channel, and what it was."""
 
     channel: str
     user_id: str
-    #: What they sent; a tap on a button sent by reference is looked up first (bot/buttons.py).
-    input: Input | TappedButton
+    #: What they sent; a tap on a button sent by reference is looked up first (bot/buttons.py),
+    #: and the shell's own inputs are handled without the engine.
+    input: Input | TappedButton | NextPage | Unfollowed
     #: The platform's own event id; a repeat of an id already handled changes nothing.
     event_id: str | None = None
     entered_by: str = "respondent"
@@ -117,6 +140,13 @@ def handle_inbound(
             )
             return None
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
+        if isinstance(inbound.input, Unfollowed):
+            respondent.reachable = False
+            return None
+        if isinstance(inbound.input, HelloInput):  # they followed (again), or opened the chat
+            respondent.reachable = True
+        if isinstance(inbound.input, NextPage):
+            return _turn(respondent, _next_page(session, respondent, inbound, now), None)
         if isinstance(inbound.input, TappedButton):
             tap = look_up(session, inbound.input, respondent.channel_user_id)
             inbound = replace(inbound, input=tap)
@@ -204,6 +234,45 @@ def _erase(
     return enqueue_farewell(
         session, inbound.channel, goodbye, now, inbound.reply_token, claimed_until
     )
+
+
+def note_group(
+    db: sessionmaker[Session],
+    channel: str,
+    group_id: str,
+    event_id: str | None,
+    reply_token: str | None,
+    note_key: str,
+    now: datetime,
+) -> bool:
+    """A group chat wrote: say once (the catalog's `note_key`, in Thai) that the survey works
+    one to one, and store nobody's messages; False when the group was told before."""
+    with db.begin() as session:
+        if event_id and not claim_event(session, channel, event_id, now):
+            return False
+        # one note per group, ever: the group id is remembered like an event id
+        if not claim_group_told(session, channel, storable(group_id), now):
+            return False
+        note = {"text": translate(note_key, "th"), "buttons": []}
+        token = storable(reply_token) if reply_token else None
+        enqueue_to_group(session, channel, storable(group_id), note, now, token)
+    return True
+
+
+def _next_page(session: Session, respondent: Respondent, inbound: Inbound, now: datetime) -> list:
+    """The buttons of a message sent to them, again, from the page asked for."""
+    page = inbound.input
+    assert isinstance(page, NextPage)
+    original = session.get(OutboxMessage, page.row_id)
+    if original is None or original.address != respondent.channel_user_id:
+        return []
+    payload = {
+        "text": translate("line.more_choices", respondent.language),
+        "buttons": original.payload.get("buttons", []),
+        "more": original.payload.get("more"),
+        "offset": page.offset,
+    }
+    return enqueue(session, respondent, [payload], now, reply_token=inbound.reply_token)
 
 
 def _carry_on(

@@ -92,9 +92,15 @@ def has_unfinished_replies(session: Session, address: str) -> bool:
 
 
 def enqueue_to_group(
-    session: Session, channel: str, address: str, payload: dict[str, Any], now: datetime, token: str
+    session: Session,
+    channel: str,
+    address: str,
+    payload: dict[str, Any],
+    now: datetime,
+    token: str | None,
 ) -> None:
-    """Add a reply to a group chat (no respondent behind it), sent with the event's reply token."""
+    """Add a reply to a group chat (no respondent behind it), sent with the event's reply token
+    where the channel has one."""
     session.add(
         OutboxMessage(
             channel=channel,

@@ -29,15 +29,11 @@ from werkzeug.exceptions import HTTPException
 
 from bot import postback
 from bot.buttons import TappedButton, is_reference
-from bot.i18n import translate
 from bot.line.render import read_more
 from bot.runtime import Runtime, runtime
-from bot.service import Inbound, Turn
-from bot.storable import storable, storable_id
+from bot.service import Inbound, NextPage, Turn, Unfollowed, note_group
+from bot.storable import storable_id
 from storage.db import UNAVAILABLE
-from storage.models import OutboxMessage, Respondent
-from storage.outbox import enqueue, enqueue_to_group
-from storage.respondents import claim_event, claim_group_told, get_or_create_respondent
 from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
 
 blueprint = Blueprint("line", __name__)
@@ -108,29 +104,26 @@ def handle_event(rt: Runtime, event: Event) -> Turn | None:
         return _note_group(rt, source, event, event_id)
     if not isinstance(source, UserSource) or not source.user_id:
         return None  # an event type we do not use: acknowledged, ignored
-    user_id = storable(source.user_id)
-    if isinstance(event, UnfollowEvent):
-        _set_reachable(rt, user_id, event_id, reachable=False)
-        return None
-    if isinstance(event, PostbackEvent) and (page := read_more(event.postback.data)):
-        return _more_choices(rt, user_id, event_id, event.reply_token, *page)
     given = _input_of(event)
     if given is None:
         return None
-    if isinstance(event, FollowEvent):
-        _set_reachable(rt, user_id, None, reachable=True)
+    token = getattr(event, "reply_token", None)
     return rt.handle(
-        Inbound(CHANNEL, user_id, given, event_id=event_id, reply_token=event.reply_token),
+        Inbound(CHANNEL, source.user_id, given, event_id=event_id, reply_token=token),
         send_now=True,
     )
 
 
-def _input_of(event: Event) -> Input | TappedButton | None:
-    """The engine input an event stands for; None for events we only acknowledge."""
+def _input_of(event: Event) -> Input | TappedButton | NextPage | Unfollowed | None:
+    """The input an event stands for; None for events we only acknowledge."""
     if isinstance(event, FollowEvent):
         return HelloInput()
+    if isinstance(event, UnfollowEvent):
+        return Unfollowed()
     if isinstance(event, PostbackEvent):
         data = event.postback.data
+        if page := read_more(data):
+            return NextPage(*page)
         if is_reference(data):
             return TappedButton(data)
         # a button sent before buttons went by reference carries its own data; data we did not
@@ -143,52 +136,12 @@ def _input_of(event: Event) -> Input | TappedButton | None:
     return None
 
 
-def _set_reachable(rt: Runtime, user_id: str, event_id: str | None, *, reachable: bool) -> None:
-    """Unfollow: push nothing more (the data stays). Follow again: reachable once more."""
-    now = rt.clock()
-    with rt.db.begin() as session:
-        if event_id and not claim_event(session, CHANNEL, event_id, now):
-            return
-        get_or_create_respondent(session, CHANNEL, user_id, now).reachable = reachable
-
-
 def _note_group(rt: Runtime, source, event: Event, event_id: str | None) -> int | None:
     """In a group or room: say once that the survey works 1:1, and store nobody's messages."""
     group_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
     token = getattr(event, "reply_token", None)
     if not (group_id and token and isinstance(event, MessageEvent | JoinEvent)):
         return None
-    now = rt.clock()
-    with rt.db.begin() as session:
-        if event_id and not claim_event(session, CHANNEL, event_id, now):
-            return None
-        # one note per group, ever: the group id is remembered like an event id
-        if not claim_group_told(session, CHANNEL, storable(group_id), now):
-            return None
-        note = {"text": translate("line.group_note", "th"), "buttons": []}
-        enqueue_to_group(session, CHANNEL, storable(group_id), note, now, storable(token))
-    rt.deliver_soon(None)
+    if note_group(rt.db, CHANNEL, group_id, event_id, token, "line.group_note", rt.clock()):
+        rt.deliver_soon(None)
     return None
-
-
-def _more_choices(
-    rt: Runtime, user_id: str, event_id: str | None, token: str | None, row_id: int, offset: int
-) -> Turn | None:
-    """ "ถัดไป" on a long list of choices: the same buttons again, from `offset`."""
-    now = rt.clock()
-    with rt.db.begin() as session:
-        if event_id and not claim_event(session, CHANNEL, event_id, now):
-            return None
-        original = session.get(OutboxMessage, row_id)
-        if original is None or original.address != user_id:
-            return None
-        respondent = session.get(Respondent, original.respondent_id)
-        if respondent is None:
-            return None
-        payload = {
-            "text": translate("line.more_choices", respondent.language),
-            "buttons": original.payload.get("buttons", []),
-            "offset": offset,
-        }
-        enqueue(session, respondent, [payload], now, reply_token=storable(token) if token else None)
-        return Turn(respondent.id)
