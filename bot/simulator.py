@@ -23,7 +23,7 @@ from bot.delivery import Claimed, Outcome, Status
 from bot.runtime import runtime
 from bot.service import Inbound
 from storage.models import OutboxMessage, Respondent
-from storage.outbox import messages_after
+from storage.outbox import add_messages, messages_after
 from storage.respondents import find_respondent
 from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextInput
 
@@ -161,18 +161,15 @@ class SimulatorConnection:
         with self.shared.db.begin() as session:
             for message in batch:
                 original = session.get(OutboxMessage, message.id)
-                session.add(
-                    OutboxMessage(
-                        respondent_id=original.respondent_id,
-                        channel=message.channel,
-                        address=message.address,
-                        payload=message.payload,
-                        kind=original.kind,
-                        status="sent",
-                        due_at=now,
-                        sent_at=now,
-                        created_at=now,
-                    )
+                add_messages(
+                    session,
+                    original.respondent_id,
+                    message.channel,
+                    message.address,
+                    [message.payload],
+                    now,
+                    delivered=True,
+                    kind=original.kind,
                 )
         return [Outcome(message.id, Status.SENT) for message in batch]
 

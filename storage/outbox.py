@@ -31,7 +31,7 @@ def enqueue(
 ) -> list[OutboxMessage]:
     """Add messages for the respondent; `delivered` marks those the channel reads by itself, and
     `claimed_until` those the caller will send right after commit, claimed until then."""
-    return _enqueue(
+    return add_messages(
         session,
         respondent.id,
         respondent.channel,
@@ -45,7 +45,7 @@ def enqueue(
     )
 
 
-def _enqueue(
+def add_messages(
     session: Session,
     respondent_id: int | None,
     channel: str,
@@ -53,11 +53,15 @@ def _enqueue(
     payloads: Iterable[dict[str, Any]],
     now: datetime,
     *,
+    due_at: datetime | None = None,
     delivered: bool = False,
     reply_token: str | None = None,
     kind: str = "reply",
     claimed_until: datetime | None = None,
+    registration_id: int | None = None,
 ) -> list[OutboxMessage]:
+    """The one place outbox rows are made: due now (or at `due_at`), already sent when
+    `delivered`, or claimed by the caller until `claimed_until`."""
     claim = new_claim() if claimed_until else None
     rows = [
         OutboxMessage(
@@ -67,8 +71,9 @@ def _enqueue(
             reply_token=reply_token,
             payload=payload,
             kind=kind,
+            registration_id=registration_id,
             status="sent" if delivered else "sending" if claimed_until else "pending",
-            due_at=claimed_until or now,
+            due_at=claimed_until or due_at or now,
             attempts=1 if claimed_until else 0,
             claim=claim,
             sent_at=now if delivered else None,
@@ -101,16 +106,7 @@ def enqueue_to_group(
 ) -> None:
     """Add a reply to a group chat (no respondent behind it), sent with the event's reply token
     where the channel has one."""
-    session.add(
-        OutboxMessage(
-            channel=channel,
-            address=address,
-            reply_token=token,
-            payload=payload,
-            due_at=now,
-            created_at=now,
-        )
-    )
+    add_messages(session, None, channel, address, [payload], now, reply_token=token)
 
 
 def enqueue_farewell(
@@ -125,7 +121,7 @@ def enqueue_farewell(
     would keep their platform id (if the token can no longer be used, they are not sent)."""
     # a random address, so that one farewell never waits behind another's in a chat's queue
     address = f"erased:{new_claim()}"
-    return _enqueue(
+    return add_messages(
         session,
         None,
         channel,
@@ -153,18 +149,15 @@ def replace_nudge(
             OutboxMessage.status == "pending",
         )
     )
-    session.add_all(
-        OutboxMessage(
-            respondent_id=respondent.id,
-            channel=respondent.channel,
-            address=respondent.channel_user_id,
-            payload=payload,
-            kind="nudge",
-            status="pending",
-            due_at=due_at,
-            created_at=now,
-        )
-        for payload in payloads
+    add_messages(
+        session,
+        respondent.id,
+        respondent.channel,
+        respondent.channel_user_id,
+        payloads,
+        now,
+        due_at=due_at,
+        kind="nudge",
     )
 
 

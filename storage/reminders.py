@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage, Registration, Respondent, Workshop
+from storage.outbox import add_messages
 
 #: Builds a reminder's payload ({"text", "buttons"}) from the workshop and the reminder's time;
 #: the caller supplies it, so the wording stays in the message catalogs.
@@ -67,23 +68,20 @@ def schedule_reminders(
     workshop = registration.workshop
     if registration.status != "registered" or workshop.status == "cancelled":
         return 0
-    rows = [
-        OutboxMessage(
-            respondent_id=respondent.id,
-            channel=respondent.channel,
-            address=respondent.channel_user_id,
-            payload=render(workshop, due_at),
+    ahead = [due_at for due_at in reminder_times(workshop, tz) if due_at > now]
+    for due_at in ahead:
+        add_messages(
+            session,
+            respondent.id,
+            respondent.channel,
+            respondent.channel_user_id,
+            [render(workshop, due_at)],
+            now,
+            due_at=due_at,
             kind="reminder",
             registration_id=registration.id,
-            status="pending",
-            due_at=due_at,
-            created_at=now,
         )
-        for due_at in reminder_times(workshop, tz)
-        if due_at > now
-    ]
-    session.add_all(rows)
-    return len(rows)
+    return len(ahead)
 
 
 def cancel_reminders(session: Session, registration_id: int) -> int:

@@ -13,17 +13,17 @@ import contextlib
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+
+from tests.loopback_http import LoopbackServer
 
 DEFAULT_TOKEN = "test-access-token"
 REPLY_TOKEN_LIFETIME = 60.0
@@ -181,16 +181,18 @@ def _message_errors(messages: Any) -> list[dict[str, str]]:
     return errors
 
 
-class FakeLine:
+class FakeLine(LoopbackServer):
     """A running fake of LINE's Messaging API, and everything it was asked to do."""
 
+    http_methods: ClassVar[tuple[str, ...]] = ("GET", "POST", "DELETE")
+
     def __init__(self, token: str = DEFAULT_TOKEN):
+        super().__init__()
         self.token = token
         self.requests: list[Recorded] = []
         self.rich_menus: dict[str, dict[str, Any]] = {}
         self.rich_menu_images: dict[str, tuple[str, bytes]] = {}
         self.default_rich_menu: str | None = None
-        self._lock = threading.Lock()
         self._delivered = threading.Condition(self._lock)
         self._deliveries: list[tuple[str, dict[str, Any]]] = []
         self._reply_tokens: dict[str, tuple[str, float]] = {}
@@ -199,14 +201,7 @@ class FakeLine:
         self._delays: list[_Injected] = []
         self._clock_offset = 0.0
         self._message_ids = 461230966842064897
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        # A short poll interval keeps stop() quick: shutdown() waits for the next poll.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.base_url = self.url
         menu = r"(?P<menu_id>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., _Answer]]] = [
             ("POST", re.compile(r"/v2/bot/message/reply"), self._reply),
@@ -219,36 +214,6 @@ class FakeLine:
             ("POST", re.compile(rf"/v2/bot/user/all/richmenu/{menu}"), self._set_default),
             ("GET", re.compile(r"/v2/bot/user/all/richmenu"), self._get_default),
         ]
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> FakeLine:
-        """Serve in a daemon thread; returns self so `FakeLine().start()` reads naturally."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake delayed answers and close kept-alive connections."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            # shutdown() waits for serve_forever to end, so it would hang on a fake never started.
-            self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            # Handler threads of kept-alive connections block on reading; shutting the socket
-            # down ends them instead of leaving one idle thread per connection behind.
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> FakeLine:
-        """Start serving for the length of a with block."""
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop serving at the end of the with block."""
-        self.stop()
 
     # -- what tests read -------------------------------------------------------------------
 
@@ -328,16 +293,19 @@ class FakeLine:
                 return injected
         return None
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Answer:
+    def handle(
+        self, verb: str, target: str, headers: dict[str, str], body: bytes, received_at: float
+    ) -> tuple[int, Any, dict[str, str]]:
         """Answer one request (called by the HTTP handler thread) and record it."""
-        path = raw_path.split("?", 1)[0]
-        received_at = self._now()
+        path = target.split("?", 1)[0]
+        # Recorded on the fake's clock, which advance_clock moves.
+        received_at += self._clock_offset
         parsed: Any = None
         if body and "json" in headers.get("content-type", ""):
             # A body that is not JSON stays None; the route then refuses it as LINE would.
             with contextlib.suppress(ValueError):
                 parsed = json.loads(body)
-        request = _Request(method, path, headers, parsed, body, str(uuid.uuid4()))
+        request = _Request(verb, path, headers, parsed, body, str(uuid.uuid4()))
         with self._lock:
             failure = self._take(self._failures, path)
             delay = self._take(self._delays, path)
@@ -351,12 +319,12 @@ class FakeLine:
                     answer = refused.answer
             answer.headers["x-line-request-id"] = request.request_id
             self.requests.append(
-                Recorded(method, path, headers, parsed, body, received_at, answer.status)
+                Recorded(verb, path, headers, parsed, body, received_at, answer.status)
             )
         if delay is not None:
             # Waiting on the stop event rather than sleeping lets stop() end a slow answer.
             self._stopping.wait(delay.seconds)
-        return answer
+        return answer.status, answer.body, answer.headers
 
     def _route(self, request: _Request) -> _Answer:
         authorization = request.headers.get("authorization")
@@ -514,56 +482,6 @@ class FakeLine:
         if self.default_rich_menu == menu_id:
             self.default_rich_menu = None
         return _Answer(200, {})
-
-
-def _handler_for(fake: FakeLine) -> type[BaseHTTPRequestHandler]:
-    """A request handler class bound to one FakeLine."""
-
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.1 keeps connections alive, as LINE does, so the SDK's connection pool is used.
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out as separate writes; with Nagle's algorithm on, the second
-        # waits for the client's delayed ACK and every answer takes an extra 40 ms.
-        disable_nagle_algorithm = True
-
-        def setup(self) -> None:
-            """Track the connection so stop() can close it."""
-            super().setup()
-            with fake._lock:
-                fake._connections.add(self.connection)
-
-        def finish(self) -> None:
-            """Forget the connection and flush what is left, if the client still listens."""
-            with fake._lock:
-                fake._connections.discard(self.connection)
-            # A client that already hung up leaves nothing to flush.
-            with contextlib.suppress(OSError):
-                super().finish()
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            answer = fake.handle(self.command, self.path, headers, body)
-            payload = json.dumps(answer.body).encode()
-            try:
-                self.send_response(answer.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:
-                # A client that timed out closed the socket before a delayed answer was sent.
-                self.close_connection = True
-
-        do_GET = do_POST = do_DELETE = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Stay quiet: tests read fake.requests instead of a log."""
-
-    return Handler
 
 
 @pytest.fixture
