@@ -42,6 +42,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         LINE_CHANNEL_SECRET=os.environ.get("LINE_CHANNEL_SECRET", ""),
         LINE_CHANNEL_ACCESS_TOKEN=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
+        TELEGRAM_BOT_TOKEN=os.environ.get("TELEGRAM_BOT_TOKEN", ""),
+        TELEGRAM_WEBHOOK_SECRET=os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
+        TELEGRAM_API_BASE_URL=os.environ.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org",
+        # Telegram's pace for a bot; lower it for a small bot, never raise it past Telegram's.
+        TELEGRAM_MESSAGES_PER_SECOND=os.environ.get("TELEGRAM_MESSAGES_PER_SECOND", ""),
+        TELEGRAM_CHAT_INTERVAL_SECONDS=os.environ.get("TELEGRAM_CHAT_INTERVAL_SECONDS", ""),
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
         # How many proxies in front set X-Forwarded-For/-Proto/-Host (0: none is trusted).
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES") or 0),

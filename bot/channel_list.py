@@ -5,5 +5,6 @@ from __future__ import annotations
 from bot import simulator
 from bot.channels import Channel
 from bot.line import channel as line
+from bot.telegram import channel as telegram
 
-CHANNELS: tuple[Channel, ...] = (simulator.SIMULATOR, line.LINE)
+CHANNELS: tuple[Channel, ...] = (simulator.SIMULATOR, line.LINE, telegram.TELEGRAM)

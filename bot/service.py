@@ -84,6 +84,11 @@ class Unfollowed:
 
 
 @dataclass(frozen=True)
+class Refollowed:
+    """They unblocked the bot, without a word yet: they may be written to again."""
+
+
+@dataclass(frozen=True)
 class Inbound:
     """A channel-neutral inbound event: who sent it, through which channel, and what it was."""
 
@@ -91,7 +96,7 @@ class Inbound:
     user_id: str
     #: What they sent; a tap on a button sent by reference is looked up first (bot/buttons.py),
     #: and the shell's own inputs are handled without the engine.
-    input: Input | TappedButton | NextPage | Unfollowed
+    input: Input | TappedButton | NextPage | Unfollowed | Refollowed
     #: The platform's own event id; a repeat of an id already handled changes nothing.
     event_id: str | None = None
     entered_by: str = "respondent"
@@ -140,8 +145,8 @@ def handle_inbound(
             )
             return None
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
-        if isinstance(inbound.input, Unfollowed):
-            respondent.reachable = False
+        if isinstance(inbound.input, Unfollowed | Refollowed):
+            respondent.reachable = isinstance(inbound.input, Refollowed)
             return None
         if isinstance(inbound.input, HelloInput):  # they followed (again), or opened the chat
             respondent.reachable = True

@@ -17,7 +17,12 @@ from storage.models import Base
 
 #: Every database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL names one
 #: (`make test` and CI always do).
-pytest_plugins = ["tests.fake_line", "tests.line_user"]
+pytest_plugins = [
+    "tests.fake_line",
+    "tests.line_user",
+    "tests.fake_telegram",
+    "tests.telegram_user",
+]
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 # Loads the `fake_telegram` fixture as a plugin (with assertion rewriting), whatever conftest does.
 # Tests that need the module itself import it inside the test: importing it at the top, before
 # the plugin is loaded, would keep pytest from rewriting its asserts.
-pytest_plugins = ["tests.fake_telegram"]
 
 T = TypeVar("T")
 CHAT = 7012345678

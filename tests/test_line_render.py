@@ -17,14 +17,13 @@ from bot.line.render import (
     MORE_LABEL,
     bar_width,
     batches,
-    cut_graphemes,
     line_messages,
     more_data,
     read_more,
     score_text,
-    split_text,
 )
 from bot.rendering import render
+from bot.text_cut import cut_graphemes, split_text
 from survey_flows.session import Button, Message
 
 USER = "U" + "0" * 32

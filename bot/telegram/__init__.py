@@ -1,0 +1,1 @@
+"""The Telegram channel: webhook (or long polling), rendering and delivery through the Bot API."""

@@ -1,0 +1,81 @@
+"""Telegram as a channel: its connection (the Bot on its loop, the webhook's secret) and its
+registration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.channels import Channel, Shared
+from bot.delivery import Claimed, Outcome
+from bot.telegram.cli import telegram_group
+from bot.telegram.delivery import deliver_to_telegram
+from bot.telegram.sender import PER_CHAT_SECONDS, PER_SECOND, Pace, TelegramSender
+from bot.telegram.webhook import CHANNEL as NAME
+from bot.telegram.webhook import blueprint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TelegramConnection:
+    """Telegram as configured: the bot's token (and id), and the webhook's secret token."""
+
+    shared: Shared
+    sender: TelegramSender
+    secret: str
+    #: The number before the colon of the token: update ids are unique per bot.
+    bot_id: str
+
+    def deliver(self, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
+        """Send claimed messages to Telegram, each chat's in order, at Telegram's pace."""
+        return deliver_to_telegram(self.shared, self.sender, NAME, batch)
+
+    def answer_tap(self, query_id: str) -> None:
+        """Stop the spinner on the tapped button (not waited for: the webhook answers at once)."""
+        _quietly(self.sender.submit(lambda bot: bot.answer_callback_query(query_id)))
+
+    def show_answered(self, chat_id: int, message_id: int, text: str) -> None:
+        """Replace a question's buttons with the answer chosen, so they cannot answer twice."""
+        _quietly(
+            self.sender.submit(
+                lambda bot: bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+            )
+        )
+
+
+def _quietly(future: Future) -> None:
+    """Log, rather than raise, what a call nobody waits for ran into (a tap answered twice)."""
+
+    def done(finished: Future) -> None:
+        if not finished.cancelled() and finished.exception() is not None:
+            log.warning("telegram call failed", extra={"error": repr(finished.exception())})
+
+    future.add_done_callback(done)
+
+
+def connect(config: Mapping[str, Any], shared: Shared) -> TelegramConnection | None:
+    """Telegram's connection, when its bot token is set."""
+    token = config.get("TELEGRAM_BOT_TOKEN") or ""
+    if not token:
+        return None
+    sender = TelegramSender(
+        config.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org", token
+    )
+    sender.pace = Pace(
+        float(config.get("TELEGRAM_MESSAGES_PER_SECOND") or PER_SECOND),
+        float(config.get("TELEGRAM_CHAT_INTERVAL_SECONDS") or PER_CHAT_SECONDS),
+    )
+    return TelegramConnection(
+        shared,
+        sender,
+        secret=config.get("TELEGRAM_WEBHOOK_SECRET") or "",
+        bot_id=token.split(":", 1)[0],
+    )
+
+
+TELEGRAM = Channel(NAME, connect, blueprint=blueprint, commands=telegram_group)

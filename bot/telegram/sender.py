@@ -1,0 +1,84 @@
+"""Calling the Bot API with python-telegram-bot, from one long-lived event loop.
+
+PTB is async, and its HTTP client belongs to the event loop it was first used on; so the process
+runs one loop in one thread for its Bot, and the synchronous shell hands calls to it. A call
+never starts a loop of its own (asyncio.run per request would strand the client on a dead loop).
+Sends are paced below Telegram's limits: 30 messages a second overall, one a second per chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+T = TypeVar("T")
+
+#: Telegram's documented pace for a bot is about 30 messages a second, one a second in a chat;
+#: a little inside both, so that network jitter never bunches more into one second on arrival.
+PER_SECOND, PER_CHAT_SECONDS = 28.0, 1.05
+
+
+class Pace:
+    """Waits so that sends stay under a rate overall and one per interval in each chat."""
+
+    def __init__(self, per_second: float = PER_SECOND, per_chat_seconds: float = PER_CHAT_SECONDS):
+        self.gap, self.chat_gap = 1 / per_second, per_chat_seconds
+        self._next = 0.0
+        self._next_in: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, chat: str, clock: Callable[[], float] = time.monotonic) -> None:
+        """Return once a message to `chat` may go; the slot is taken."""
+        with self._lock:
+            now = clock()
+            at = max(now, self._next, self._next_in.get(chat, 0.0))
+            self._next = at + self.gap
+            self._next_in[chat] = at + self.chat_gap
+            if len(self._next_in) > 10_000:  # forget chats whose slot has long passed
+                self._next_in = {c: t for c, t in self._next_in.items() if t > now}
+        if at > now:
+            time.sleep(at - now)  # real pacing of real sends, not a test waiting
+
+
+class TelegramSender:
+    """The Bot API through PTB's Bot, on this process's one Telegram event loop."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0):
+        self.timeout = timeout
+        request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+        self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
+        self.pace = Pace()
+        self._loop = asyncio.new_event_loop()
+        self._ready: asyncio.Future | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="telegram", daemon=True)
+        self._thread.start()
+
+    def call(self, make: Callable[[Bot], Awaitable[T]], wait: float | None = None) -> T:
+        """Run one Bot API call on the loop and wait for its answer (or its exception), at most
+        `wait` seconds (a long poll's own timeout and more)."""
+        return self.submit(make).result(wait or self.timeout * 3)
+
+    def submit(self, make: Callable[[Bot], Awaitable[T]]) -> Future[T]:
+        """Start one Bot API call on the loop without waiting for it."""
+        return asyncio.run_coroutine_threadsafe(self._run(make), self._loop)
+
+    async def _run(self, make: Callable[[Bot], Awaitable[T]]) -> T:
+        failed = self._ready is not None and self._ready.done() and self._ready.exception()
+        if self._ready is None or failed:  # set up the HTTP client once, on this loop
+            self._ready = asyncio.ensure_future(self.bot.initialize())
+        await asyncio.shield(self._ready)
+        return await make(self.bot)
+
+    def close(self) -> None:
+        """Close the HTTP client and stop the loop."""
+        if self._ready is not None and self._ready.done() and not self._ready.exception():
+            asyncio.run_coroutine_threadsafe(self.bot.shutdown(), self._loop).result(self.timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(self.timeout)

@@ -1,0 +1,333 @@
+"""Telegram end to end: updates to the webhook, replies through a fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bot.delivery import deliver
+from bot.telegram.links import PAYLOAD, keyword_payload, read_payload
+from bot.telegram.render import telegram_messages
+from bot.text_cut import utf16_units
+from storage.models import Answer, OutboxMessage, Registration, Respondent
+from storage.outbox import add_messages
+from tests.telegram_user import CHAT, SECRET, TelegramUser, app_with_telegram, texts
+
+
+def count(app, model) -> int:
+    """Rows of a table."""
+    with app.extensions["runtime"].db() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def buttons_of(message: dict) -> list[str]:
+    """The labels of a message's inline buttons, row by row."""
+    keyboard = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [button["text"] for row in keyboard for button in row]
+
+
+def test_a_missing_or_wrong_secret_is_refused_and_changes_nothing(telegram_app, fake_telegram):
+    """Anyone can find the webhook's address; only Telegram knows the secret token."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    update = fake_telegram.start_update(CHAT)
+    assert user.post(update, secret=None).status_code == 403
+    assert user.post(update, secret="wrong-secret").status_code == 403
+    assert count(telegram_app, Respondent) == 0 and fake_telegram.calls("sendMessage") == []
+
+
+def test_unconfigured_telegram_answers_503(database_url, clock, fake_telegram):
+    """No token: Telegram's retries wait until the bot is set up, and nothing is stored."""
+    app = next(app_with_telegram(database_url, clock, fake_telegram, TELEGRAM_BOT_TOKEN=""))
+    assert (
+        TelegramUser(app, fake_telegram).post(fake_telegram.start_update(CHAT)).status_code == 503
+    )
+    app.extensions["runtime"].close()
+
+
+def test_start_consent_and_a_tap_that_stops_the_spinner_and_shows_the_choice(
+    telegram_app, fake_telegram
+):
+    """/start greets like LINE's follow; a tap is answered, and its keyboard becomes the answer."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    greeting = user.send(fake_telegram.start_update(CHAT))
+    assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in texts(greeting)
+    assert buttons_of(greeting[-1]) == ["ยินยอม", "ไม่ยินยอม"]
+    asked = user.tap("ยินยอม")
+    assert "คุณทำงานด้านไหนคะ" in texts(asked)
+    assert len(buttons_of(asked[-1])) == 6  # one per row: every group in view
+    # both calls go out without the webhook waiting for them
+    assert eventually(lambda: fake_telegram.answered_callbacks and _edited(fake_telegram))
+    consent = next(m for m in fake_telegram.sent_to(CHAT) if "ยินยอมให้เรา" in m.get("text", ""))
+    assert consent["text"].endswith("✓ ยินยอม") and not buttons_of(consent)
+
+
+def _edited(fake) -> bool:
+    return bool(fake.calls("editMessageText"))
+
+
+def eventually(condition, timeout: float = 5.0) -> bool:
+    """Whether `condition` comes true within `timeout` seconds of real time (calls made in the
+    background, which no test clock moves)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_the_assessment_card_a_course_and_a_workshop_through_telegram(
+    telegram_app, fake_telegram, clock
+):
+    """A driver does the 40 statements, sees the card, taps a course, registers, is reminded."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    replies = user.say("ประเมิน")
+    for number in range(1, 41):
+        assert f"ข้อ {number}/40" in texts(replies), number
+        replies = user.tap(buttons_of(replies[-1])[0])
+    assert "ผลการประเมินของคุณ" in texts(replies) and "ทัศนคติ" in texts(replies)
+    course = next(label for label in buttons_of(replies[-1]) if "รถม้า" in label)
+    rounds = user.tap(course)
+    assert "รอบอบรมที่กำลังจะมาถึง" in texts(rounds)
+    details = user.tap(buttons_of(rounds[-1])[0])
+    assert "ยังว่าง" in texts(details)
+    assert "ลงทะเบียนเรียบร้อย" in texts(user.tap("ลงทะเบียน"))
+    assert count(telegram_app, Registration) == 1
+    with telegram_app.extensions["runtime"].db() as session:
+        due = min(
+            session.scalars(select(OutboxMessage.due_at).where(OutboxMessage.kind == "reminder"))
+        )
+    clock.now = due
+    before = len(fake_telegram.sent_to(CHAT))
+    deliver(telegram_app.extensions["runtime"], clock.now)
+    assert "พรุ่งนี้มีอบรม" in texts(fake_telegram.sent_to(CHAT)[before:])
+
+
+def test_an_update_delivered_three_times_at_once_is_answered_once(telegram_app, fake_telegram):
+    """Telegram resends an update it thinks was lost: one answer, one consent question."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    update = fake_telegram.start_update(CHAT)
+    with ThreadPoolExecutor(3) as pool:
+        statuses = list(pool.map(lambda _: user.post(update).status_code, range(3)))
+    assert statuses == [200, 200, 200]
+    deliver(telegram_app.extensions["runtime"], telegram_app.extensions["runtime"].clock())
+    assert texts(fake_telegram.sent_to(CHAT)).count("คุณยินยอมให้เราเก็บคำตอบไหมคะ") == 1
+
+
+def test_a_tap_on_an_old_keyboard_is_told_gently_and_stores_nothing(telegram_app, fake_telegram):
+    """The group question answered by typing keeps its buttons; a tap on one later is stale."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.send(fake_telegram.start_update(CHAT))
+    user.tap("ยินยอม")
+    group_question = fake_telegram.sent_to(CHAT)[-1]
+    user.say("1")  # typed, not tapped: the keyboard stays
+    answers = count(telegram_app, Answer)
+    data = (group_question["reply_markup"] or {})["inline_keyboard"][1][0]["callback_data"]
+    stale = user.send(
+        fake_telegram.callback_update(CHAT, data, message_id=group_question["message_id"])
+    )
+    assert "ปุ่มนั้นใช้ไม่ได้แล้ว" in texts(stale) and "คุณอยู่ในเขตเทศบาลไหนคะ" in texts(stale)
+    assert count(telegram_app, Answer) == answers
+
+
+def test_a_deep_link_starts_the_survey_after_consent(telegram_app, fake_telegram):
+    """t.me/<bot>?start=<payload> from a poster: consent and profile first, then the survey."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    greeting = user.send(fake_telegram.start_update(CHAT, keyword_payload("ประเมิน")))
+    assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in texts(greeting)
+    user.tap("ยินยอม")
+    user.tap("คนขับรถม้า")
+    assert "ข้อ 1/40" in texts(user.tap("เทศบาลนครลำปาง"))
+
+
+def test_a_photo_where_text_is_expected_gets_a_reprompt(telegram_app, fake_telegram):
+    """A photo or a sticker: a short Thai note and the same question again."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    user.say("สำรวจ")
+    for update in (fake_telegram.photo_update(CHAT), fake_telegram.sticker_update(CHAT)):
+        replies = user.send(update)
+        assert "อ่านได้แค่ตัวหนังสือกับการกดปุ่ม" in texts(replies)
+        assert "คุณทำอาชีพนี้มากี่ปีแล้วคะ" in texts(replies)
+
+
+def test_edits_are_ignored_and_a_group_is_told_once(telegram_app, fake_telegram):
+    """Edited messages change nothing; in a group the bot says once it works in a private chat."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    assert user.send(fake_telegram.edited_message_update(CHAT, "แก้แล้ว")) == []
+    group = -100123456
+    for _ in range(2):
+        update = fake_telegram.group_message_update(group, CHAT, "สวัสดีค่ะ")
+        assert user.post(update).status_code == 200
+        deliver(telegram_app.extensions["runtime"], telegram_app.extensions["runtime"].clock())
+    [note] = fake_telegram.sent_to(group)
+    assert "แชตส่วนตัว" in note["text"]
+
+
+def test_blocking_and_unblocking_the_bot(telegram_app, fake_telegram):
+    """Blocked: nothing more is pushed (a 403 says so too); unblocked: reachable again."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    user.send(fake_telegram.my_chat_member_update(CHAT, "kicked"))
+    assert not _reachable(telegram_app)
+    user.send(fake_telegram.my_chat_member_update(CHAT, "member"))
+    assert _reachable(telegram_app)
+    fake_telegram.block(CHAT)
+    user.say("ช่วยเหลือ")
+    assert not _reachable(telegram_app)
+
+
+def _reachable(app) -> bool:
+    with app.extensions["runtime"].db() as session:
+        return session.scalars(select(Respondent.reachable)).one()
+
+
+def test_a_429_is_honoured_with_its_retry_after(telegram_app, fake_telegram, clock):
+    """Telegram says wait 7 s: the message waits at least that long, then goes."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    fake_telegram.fail_next("sendMessage", status=429, retry_after=7)
+    assert user.send(fake_telegram.start_update(CHAT)) == []
+    with telegram_app.extensions["runtime"].db() as session:
+        waiting = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        assert waiting.status == "pending" and (waiting.due_at - clock.now).total_seconds() >= 7
+    clock.advance(seconds=8)
+    deliver(telegram_app.extensions["runtime"], clock.now)
+    assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in texts(fake_telegram.sent_to(CHAT))
+
+
+def test_three_hundred_chats_never_exceed_telegrams_pace(database_url, clock) -> None:
+    """300 messages to 300 chats: at most 30 in any second and no 429 from Telegram's own flood
+    control, counted by the fake server's arrival times (the test sleeps nowhere)."""
+    from tests.fake_telegram import FakeTelegram
+
+    with FakeTelegram(enforce_rate_limits=True) as fake:
+        app = next(
+            app_with_telegram(
+                database_url,
+                clock,
+                fake,
+                TELEGRAM_CHAT_INTERVAL_SECONDS="",
+                TELEGRAM_MESSAGES_PER_SECOND="",
+            )
+        )
+        runtime = app.extensions["runtime"]
+        with runtime.db.begin() as session:
+            for n in range(300):
+                respondent = Respondent(
+                    channel="telegram",
+                    channel_user_id=str(7000 + n),
+                    profile={},
+                    created_at=clock.now,
+                )
+                session.add(respondent)
+                session.flush()
+                add_messages(
+                    session,
+                    respondent.id,
+                    "telegram",
+                    str(7000 + n),
+                    [{"text": "แจ้งข่าวค่ะ"}],
+                    clock.now,
+                )
+        started = time.monotonic()
+        while deliver(runtime, clock.now):
+            pass
+        took = time.monotonic() - started
+        sends = fake.calls("sendMessage")
+        assert len(sends) == 300 and all(call.status == 200 for call in sends)  # no 429
+        assert fake.max_per_window(1.0) <= 30
+        assert took >= 9.0  # 300 at under 30 a second
+        with runtime.db.begin() as session:
+            add_messages(
+                session,
+                None,
+                "telegram",
+                "7000",
+                [{"text": "1"}, {"text": "2"}, {"text": "3"}],
+                clock.now,
+            )
+        while deliver(runtime, clock.now):
+            pass
+        assert fake.max_per_window(1.0, chat_id=7000) == 1  # one a second in a chat
+        assert all(call.status == 200 for call in fake.calls("sendMessage"))
+        app.extensions["runtime"].close()
+
+
+def test_a_long_text_is_split_between_whole_letters_under_4096(telegram_app, fake_telegram):
+    """Telegram's 4,096 UTF-16 units: a long message goes in parts, buttons on the last."""
+    parts = telegram_messages(
+        {"text": "ข้อความยาว 😊 " * 800, "buttons": [{"label": "ทำต่อ", "data": "x"}]}, row_id=9
+    )
+    assert len(parts) > 1 and all(utf16_units(p["text"]) <= 4096 for p in parts)
+    assert "reply_markup" in parts[-1] and all("reply_markup" not in p for p in parts[:-1])
+    assert parts[-1]["reply_markup"]["inline_keyboard"] == [
+        [{"text": "ทำต่อ", "callback_data": "b:9.0"}]
+    ]
+
+
+@given(st.text(max_size=200))
+def test_deep_link_payloads_round_trip_and_garbage_reads_as_nothing(keyword: str) -> None:
+    """A keyword's payload fits Telegram's alphabet and reads back; anything else is None."""
+    try:
+        payload = keyword_payload(keyword)
+    except ValueError:
+        assert len(keyword.encode()) > 47
+    else:
+        assert PAYLOAD.fullmatch(payload)
+        assert read_payload(payload) == (("keyword", keyword) if keyword.strip() else None)
+    read_payload(keyword)  # never raises
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=20,
+    )
+)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_json_body_gets_an_answer_never_a_500(telegram_app, fake_telegram, body) -> None:
+    """Whatever JSON arrives with the right secret: 200 or 400, and nothing else breaks."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    response = user.app.test_client().post(
+        "/webhooks/telegram", json=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert response.status_code in (200, 400)
+
+
+def test_set_webhook_sends_the_secret_and_the_menu_in_thai_and_english(telegram_app, fake_telegram):
+    """`flask telegram set-webhook URL`: Telegram gets the address, the secret and the / menu."""
+    url = "https://bot.example.org/webhooks/telegram"
+    result = telegram_app.test_cli_runner().invoke(args=["telegram", "set-webhook", url])
+    assert result.exit_code == 0, result.output
+    assert fake_telegram.webhook["url"] == url and fake_telegram.webhook["secret_token"] == SECRET
+    thai = {c["command"]: c["description"] for c in fake_telegram.commands("th")}
+    english = {c["command"]: c["description"] for c in fake_telegram.commands("en")}
+    assert (
+        thai["assessment"] == "เริ่มแบบประเมิน" and english["mydata"] == "See what we keep about you"
+    )
+
+
+def test_polling_takes_updates_without_a_public_url(telegram_app, fake_telegram):
+    """`flask telegram poll`: the same handling as the webhook, for trying the bot on a laptop."""
+    fake_telegram.queue_update(fake_telegram.start_update(CHAT))
+    result = telegram_app.test_cli_runner().invoke(args=["telegram", "poll", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "took 1 update(s)" in result.output
+    deliver(telegram_app.extensions["runtime"], telegram_app.extensions["runtime"].clock())
+    assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in texts(fake_telegram.sent_to(CHAT))
+
+
+def test_a_poster_link_opens_the_chat_at_the_survey(telegram_app, fake_telegram):
+    """`flask telegram link --keyword ประเมิน` prints the t.me link a QR code can carry."""
+    result = telegram_app.test_cli_runner().invoke(args=["telegram", "link", "--keyword", "ประเมิน"])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip()
+    assert link.startswith("https://t.me/lampang_survey_bot?start=")
+    assert read_payload(link.rsplit("=", 1)[1]) == ("keyword", "ประเมิน")
