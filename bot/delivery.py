@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from storage.models import OutboxMessage, Registration, Respondent
-from storage.outbox import new_claim
+from storage.outbox import erased_address, new_claim
 from storage.reminders import UNREACHABLE, still_wanted
 
 if TYPE_CHECKING:
@@ -251,7 +251,8 @@ def record(
                 continue
             row.last_error = outcome.detail or None
             if row.kind == "farewell" and outcome.status in (Status.SENT, Status.FAILED):
-                row.reply_token = None  # the last trace of an erased person's chat
+                # the last traces of an erased person's chat
+                row.reply_token, row.address = None, erased_address()
             if outcome.status is Status.RELEASED:
                 row.status, row.due_at, row.attempts = "pending", now, row.attempts - 1
             elif outcome.status is Status.SENT:

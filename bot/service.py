@@ -227,17 +227,20 @@ def _erase(
     delivered: bool,
 ) -> list:
     """Erase the respondent at their request: seats given up (the waitlist moves up), every row
-    about them deleted, the erasure recorded without them; the goodbye goes by reply token
-    (`delivered`: their client reads it, from the turn)."""
+    about them deleted, the erasure recorded without them; the goodbye goes by reply token, or
+    to their address kept only until it is sent (`delivered`: their client reads it, from the
+    turn)."""
     desk.give_up_seats(respondent)
     session.flush()
     erasure = erase_respondent(session, respondent, now)
     log.info("erasure", extra={"channel": erasure.channel, "rows": erasure.rows})
-    if delivered or not inbound.reply_token:
+    if delivered:
         return []
     goodbye = [render(message, step.state.language) for message in step.messages]
+    # without a reply token (Telegram) the goodbye needs their address until it is sent
+    address = None if inbound.reply_token else inbound.user_id
     return enqueue_farewell(
-        session, inbound.channel, goodbye, now, inbound.reply_token, claimed_until
+        session, inbound.channel, goodbye, now, inbound.reply_token, claimed_until, address
     )
 
 

@@ -114,13 +114,16 @@ def enqueue_farewell(
     channel: str,
     payloads: Iterable[dict[str, Any]],
     now: datetime,
-    token: str,
+    token: str | None,
     claimed_until: datetime | None = None,
+    address: str | None = None,
 ) -> list[OutboxMessage]:
-    """Add the last replies to someone just erased: by reply token only, with no address that
-    would keep their platform id (if the token can no longer be used, they are not sent)."""
+    """Add the last replies to someone just erased. With a reply token, there is no address
+    that would keep their platform id (if the token can no longer be used, they are not sent);
+    a channel without reply tokens needs the `address`, which delivery wipes once the goodbye
+    is sent or given up (bot.delivery.record)."""
     # a random address, so that one farewell never waits behind another's in a chat's queue
-    address = f"erased:{new_claim()}"
+    address = address or erased_address()
     return add_messages(
         session,
         None,
@@ -132,6 +135,11 @@ def enqueue_farewell(
         kind="farewell",
         claimed_until=claimed_until,
     )
+
+
+def erased_address() -> str:
+    """An address that is nobody's: where an erased person's last messages are filed."""
+    return f"erased:{new_claim()}"
 
 
 def replace_nudge(

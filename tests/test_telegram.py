@@ -331,3 +331,16 @@ def test_a_poster_link_opens_the_chat_at_the_survey(telegram_app, fake_telegram)
     link = result.output.strip()
     assert link.startswith("https://t.me/lampang_survey_bot?start=")
     assert read_payload(link.rsplit("=", 1)[1]) == ("keyword", "ประเมิน")
+
+
+def test_erasure_on_telegram_says_goodbye_and_leaves_no_chat_id(telegram_app, fake_telegram):
+    """Telegram has no reply token: the goodbye goes to the chat, whose id is then wiped too."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    asked = user.say("ลบข้อมูลของฉัน")
+    assert "ต้องการลบไหมคะ" in texts(asked)
+    assert "ลบข้อมูลของคุณหมดแล้วค่ะ" in texts(user.tap("ลบข้อมูลทั้งหมด"))
+    with telegram_app.extensions["runtime"].db() as session:
+        assert session.scalar(select(func.count()).select_from(Respondent)) == 0
+        addresses = session.scalars(select(OutboxMessage.address)).all()
+        assert addresses and str(CHAT) not in addresses
