@@ -36,3 +36,5 @@ def configure_logging(level: str) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # httpx logs each request's URL at INFO, and a Telegram URL holds the bot's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

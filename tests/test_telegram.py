@@ -344,3 +344,16 @@ def test_erasure_on_telegram_says_goodbye_and_leaves_no_chat_id(telegram_app, fa
         assert session.scalar(select(func.count()).select_from(Respondent)) == 0
         addresses = session.scalars(select(OutboxMessage.address)).all()
         assert addresses and str(CHAT) not in addresses
+
+
+def test_no_log_line_carries_the_token_or_the_chat_id(telegram_app, fake_telegram, caplog) -> None:
+    """httpx logs every request's URL, and a Bot API URL holds the token: not in our logs."""
+    caplog.set_level("INFO")
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    user.say("สำรวจ")
+    user.say("17")
+    logged = "\n".join(repr(vars(record)) for record in caplog.records)
+    assert caplog.records  # the turns were logged
+    for secret in (fake_telegram.token, str(CHAT)):  # answers: see test_erasure.py
+        assert secret not in logged, secret
