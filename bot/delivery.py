@@ -250,9 +250,6 @@ def record(
             if row is None or row.status != "sending" or row.claim != claims.get(row.id):
                 continue
             row.last_error = outcome.detail or None
-            if row.kind == "farewell" and outcome.status in (Status.SENT, Status.FAILED):
-                # the last traces of an erased person's chat
-                row.reply_token, row.address = None, erased_address()
             if outcome.status is Status.RELEASED:
                 row.status, row.due_at, row.attempts = "pending", now, row.attempts - 1
             elif outcome.status is Status.SENT:
@@ -265,6 +262,9 @@ def record(
             else:
                 row.status = "failed"
                 log.warning("message failed", extra={"message_id": row.id, "error": outcome.detail})
+            if row.kind == "farewell" and row.status in ("sent", "failed"):
+                # the last traces of an erased person's chat
+                row.reply_token, row.address = None, erased_address()
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:

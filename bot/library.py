@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from datetime import datetime
 from threading import Lock
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from bot.workshops import offers as workshop_offers
 from storage.courses import all_courses
 from storage.models import ConsentRecord, Respondent, Submission, SurveyVersion
 from storage.surveys import latest_scores, latest_versions
+from survey_flows.answer_checks import normalize_text
 from survey_flows.engine import MY_DATA, RESULTS, WORKSHOPS, needs
 from survey_flows.form import Flow, FormError
 from survey_flows.session import Context, Course, Input, MyData, State, SurveyTaken
@@ -40,6 +42,15 @@ class SurveyLibrary:
             if version.id not in self._flows:
                 self._flows[version.id] = load_flow(version.source, version.filename)
             return self._flows[version.id]
+
+    def is_keyword(self, session: Session, text: str) -> bool:
+        """Whether `text` is a word that starts one of the latest surveys."""
+        wanted = normalize_text(text)
+        for version in latest_versions(session):
+            with suppress(FormError):
+                if wanted in {normalize_text(k) for k in self.flow(version).keywords.values()}:
+                    return True
+        return False
 
     def profile_fields(self, latest: list[SurveyVersion]) -> frozenset[str]:
         """Names of the profile questions, which every other form may read with profile('name')."""

@@ -129,9 +129,13 @@ class Runtime:
         self.close()
 
     def close(self) -> None:
-        """Finish background sends and close database connections."""
+        """Finish background sends, close the channels that hold a client, and the database."""
         if self.sender_pool is not None:
             self.sender_pool.shutdown(wait=True)
+        for connection in self.channels.values():
+            close = getattr(connection, "close", None)  # only some hold a client or a loop
+            if close is not None:
+                close()
         self.engine.dispose()
 
 

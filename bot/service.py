@@ -38,6 +38,7 @@ from storage.outbox import (
 from storage.respondents import (
     claim_event,
     claim_group_told,
+    find_respondent,
     get_or_create_respondent,
     lock_conversation,
 )
@@ -54,6 +55,7 @@ from survey_flows.session import (
     HelloInput,
     Input,
     LanguageChanged,
+    Msg,
     OtherInput,
     ScoresComputed,
     State,
@@ -65,6 +67,9 @@ from survey_flows.session import (
 )
 
 log = logging.getLogger(__name__)
+
+#: The engine's answer to a tap on a button that is no longer current.
+STALE = "error.stale_button"
 
 #: How long a respondent may be silent mid-survey before one gentle nudge.
 NUDGE_AFTER = timedelta(hours=24)
@@ -89,6 +94,14 @@ class Refollowed:
 
 
 @dataclass(frozen=True)
+class StartSurvey:
+    """A deep link to a survey's keyword: it starts that survey, and can say nothing else (a
+    link made with "ยินยอม" in it does not consent for whoever opens it)."""
+
+    keyword: str
+
+
+@dataclass(frozen=True)
 class Inbound:
     """A channel-neutral inbound event: who sent it, through which channel, and what it was."""
 
@@ -96,7 +109,7 @@ class Inbound:
     user_id: str
     #: What they sent; a tap on a button sent by reference is looked up first (bot/buttons.py),
     #: and the shell's own inputs are handled without the engine.
-    input: Input | TappedButton | NextPage | Unfollowed | Refollowed
+    input: Input | TappedButton | NextPage | Unfollowed | Refollowed | StartSurvey
     #: The platform's own event id; a repeat of an id already handled changes nothing.
     event_id: str | None = None
     entered_by: str = "respondent"
@@ -116,6 +129,8 @@ class Turn:
     #: The goodbye to someone just erased on a channel that fetches its own replies: stored
     #: nowhere (there is no one left to store it for), so the caller answers with it.
     farewell: tuple[dict, ...] = ()
+    #: The tap was on a button no longer current: nothing was taken from it.
+    stale_tap: bool = False
 
 
 def handle_inbound(
@@ -144,10 +159,17 @@ def handle_inbound(
                 "duplicate event", extra={"channel": inbound.channel, "event": inbound.event_id}
             )
             return None
-        respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
         if isinstance(inbound.input, Unfollowed | Refollowed):
-            respondent.reachable = isinstance(inbound.input, Refollowed)
+            # someone unknown (or erased) who blocks the bot is not recorded for it
+            known = find_respondent(session, inbound.channel, inbound.user_id)
+            if known is not None:
+                known.reachable = isinstance(inbound.input, Refollowed)
             return None
+        respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
+        if isinstance(inbound.input, StartSurvey):
+            keyword = inbound.input.keyword
+            start = TextInput(keyword) if library.is_keyword(session, keyword) else HelloInput()
+            inbound = replace(inbound, input=start)
         if isinstance(inbound.input, HelloInput):  # they followed (again), or opened the chat
             respondent.reachable = True
         if isinstance(inbound.input, NextPage):
@@ -212,8 +234,12 @@ def handle_inbound(
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    turn = _turn(respondent, rows, claimed_until)
-    return replace(turn, farewell=farewell) if farewell else turn
+    stale = isinstance(inbound.input, TapInput) and any(
+        isinstance(part, Msg) and part.key == STALE
+        for message in step.messages
+        for part in message.parts
+    )
+    return replace(_turn(respondent, rows, claimed_until), farewell=farewell, stale_tap=stale)
 
 
 def _erase(

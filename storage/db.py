@@ -46,6 +46,8 @@ def make_engine(url: str, *, busy_timeout: float = WAIT_SECONDS) -> Engine:
         milliseconds = int(busy_timeout * 1000)
         return create_engine(
             url,
+            # errors would otherwise log the statement's values: people's ids and answers
+            hide_parameters=True,
             pool_pre_ping=True,
             pool_timeout=busy_timeout,
             connect_args={
@@ -58,7 +60,9 @@ def make_engine(url: str, *, busy_timeout: float = WAIT_SECONDS) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"timeout": busy_timeout, "factory": QueuedWriterConnection}
+        url,
+        hide_parameters=True,
+        connect_args={"timeout": busy_timeout, "factory": QueuedWriterConnection},
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin_immediate)

@@ -13,7 +13,7 @@ from bot.delivery import deliver
 from bot.telegram.links import PAYLOAD, keyword_payload, read_payload
 from bot.telegram.render import telegram_messages
 from bot.text_cut import utf16_units
-from storage.models import Answer, OutboxMessage, Registration, Respondent
+from storage.models import Answer, ConsentRecord, OutboxMessage, Registration, Respondent
 from storage.outbox import add_messages
 from tests.telegram_user import CHAT, SECRET, TelegramUser, app_with_telegram, texts
 
@@ -133,6 +133,12 @@ def test_a_tap_on_an_old_keyboard_is_told_gently_and_stores_nothing(telegram_app
     )
     assert "ปุ่มนั้นใช้ไม่ได้แล้ว" in texts(stale) and "คุณอยู่ในเขตเทศบาลไหนคะ" in texts(stale)
     assert count(telegram_app, Answer) == answers
+    # its buttons go, with no "✓" for an answer that was not taken
+    assert eventually(lambda: fake_telegram.calls("editMessageReplyMarkup"))
+    old = next(
+        m for m in fake_telegram.sent_to(CHAT) if m["message_id"] == group_question["message_id"]
+    )
+    assert not buttons_of(old) and "✓" not in old["text"]
 
 
 def test_a_deep_link_starts_the_survey_after_consent(telegram_app, fake_telegram):
@@ -143,6 +149,30 @@ def test_a_deep_link_starts_the_survey_after_consent(telegram_app, fake_telegram
     user.tap("ยินยอม")
     user.tap("คนขับรถม้า")
     assert "ข้อ 1/40" in texts(user.tap("เทศบาลนครลำปาง"))
+
+
+def test_a_deep_link_can_only_start_a_survey(telegram_app, fake_telegram):
+    """A link made with "ยินยอม" in it must not consent for whoever opens it."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    opened = user.send(fake_telegram.start_update(CHAT, keyword_payload("ยินยอม")))
+    assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in texts(opened)
+    assert count(telegram_app, ConsentRecord) == 0
+
+
+def test_a_keyboard_tapped_in_a_group_is_nobodys_answer(telegram_app, fake_telegram):
+    """A question forwarded into a group and tapped there: answered, ignored, no respondent."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.send(fake_telegram.start_update(CHAT))
+    data = fake_telegram.sent_to(CHAT)[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    update = fake_telegram.callback_update(CHAT, data)
+    update["callback_query"]["message"]["chat"] = {
+        "id": -100999,
+        "type": "supergroup",
+        "title": "g",
+    }
+    assert user.post(update).status_code == 200
+    assert count(telegram_app, Respondent) == 1
+    assert eventually(lambda: fake_telegram.answered_callbacks)
 
 
 def test_a_photo_where_text_is_expected_gets_a_reprompt(telegram_app, fake_telegram):
@@ -189,14 +219,14 @@ def _reachable(app) -> bool:
 
 
 def test_a_429_is_honoured_with_its_retry_after(telegram_app, fake_telegram, clock):
-    """Telegram says wait 7 s: the message waits at least that long, then goes."""
+    """Telegram says wait 2 s: the message waits at least that long, then goes."""
     user = TelegramUser(telegram_app, fake_telegram)
-    fake_telegram.fail_next("sendMessage", status=429, retry_after=7)
+    fake_telegram.fail_next("sendMessage", status=429, retry_after=2)
     assert user.send(fake_telegram.start_update(CHAT)) == []
     with telegram_app.extensions["runtime"].db() as session:
         waiting = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
-        assert waiting.status == "pending" and (waiting.due_at - clock.now).total_seconds() >= 7
-    clock.advance(seconds=8)
+        assert waiting.status == "pending" and (waiting.due_at - clock.now).total_seconds() >= 2
+    clock.advance(seconds=3)
     deliver(telegram_app.extensions["runtime"], clock.now)
     assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in texts(fake_telegram.sent_to(CHAT))
 

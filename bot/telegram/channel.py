@@ -13,7 +13,7 @@ from typing import Any
 from bot.channels import Channel, Shared
 from bot.delivery import Claimed, Outcome
 from bot.telegram.cli import telegram_group
-from bot.telegram.delivery import deliver_to_telegram
+from bot.telegram.delivery import deliver_to_telegram, said
 from bot.telegram.sender import PER_CHAT_SECONDS, PER_SECOND, Pace, TelegramSender
 from bot.telegram.webhook import CHANNEL as NAME
 from bot.telegram.webhook import blueprint
@@ -37,25 +37,31 @@ class TelegramConnection:
 
     def answer_tap(self, query_id: str) -> None:
         """Stop the spinner on the tapped button (not waited for: the webhook answers at once)."""
-        _quietly(self.sender.submit(lambda bot: bot.answer_callback_query(query_id)))
+        self._quietly(self.sender.submit(lambda bot: bot.answer_callback_query(query_id)))
 
-    def show_answered(self, chat_id: int, message_id: int, text: str) -> None:
-        """Replace a question's buttons with the answer chosen, so they cannot answer twice."""
-        _quietly(
-            self.sender.submit(
-                lambda bot: bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
-            )
-        )
+    def show_answered(self, chat_id: int, message_id: int, text: str | None) -> None:
+        """Replace a question's buttons with the answer chosen (or, with no text, just take
+        them away), so they cannot answer twice."""
+        if text is None:
+            call = lambda bot: bot.edit_message_reply_markup(chat_id, message_id)  # noqa: E731
+        else:
+            call = lambda bot: bot.edit_message_text(text, chat_id, message_id)  # noqa: E731
+        self._quietly(self.sender.submit(call))
 
+    def close(self) -> None:
+        """Close the Bot's HTTP client and its event loop."""
+        self.sender.close()
 
-def _quietly(future: Future) -> None:
-    """Log, rather than raise, what a call nobody waits for ran into (a tap answered twice)."""
+    def _quietly(self, future: Future) -> None:
+        """Log, rather than raise, what a call nobody waits for ran into (a tap answered
+        twice, a message too old to edit)."""
 
-    def done(finished: Future) -> None:
-        if not finished.cancelled() and finished.exception() is not None:
-            log.warning("telegram call failed", extra={"error": repr(finished.exception())})
+        def done(finished: Future) -> None:
+            if not finished.cancelled() and finished.exception() is not None:
+                error = said(finished.exception(), self.sender)
+                log.warning("telegram call failed", extra={"error": error})
 
-    future.add_done_callback(done)
+        future.add_done_callback(done)
 
 
 def connect(config: Mapping[str, Any], shared: Shared) -> TelegramConnection | None:

@@ -44,14 +44,18 @@ def _deliver_to_one(
             return outcomes + [
                 Outcome(m.id, Status.RELEASED, "the sender stopped") for m in queue[index:]
             ]
-        if not note_try(shared.db, [message], SEND, shared.clock()):
-            return outcomes  # our claim lapsed: another sender has these now
-        outcome = _send(shared, sender, channel, message)
+        try:
+            if not note_try(shared.db, [message], f"{SEND}:{message.id}", shared.clock()):
+                return outcomes  # our claim lapsed: another sender has these now
+            outcome = _send(shared, sender, channel, message)
+        except Exception as error:  # what was sent stays sent: only this one is tried again
+            outcome = Outcome(message.id, Status.RETRY, type(error).__name__)
         outcomes.append(outcome)
         if outcome.status is not Status.SENT:
-            # Keep the conversation in order: a later message waits for the one before it.
+            # Keep the conversation in order: a later message waits for the one before it,
+            # without using up its own tries.
             return outcomes + [
-                Outcome(m.id, Status.RETRY, "waiting for an earlier message")
+                Outcome(m.id, Status.RELEASED, "waiting for an earlier message")
                 for m in queue[index + 1 :]
             ]
     return outcomes
@@ -59,8 +63,8 @@ def _deliver_to_one(
 
 def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed) -> Outcome:
     """One outbox message as one or more sendMessage calls."""
-    chat = int(message.address)
     try:
+        chat = int(message.address)
         for part in telegram_messages(message.payload, message.id):
             sender.pace.wait(message.address)
             markup = part.get("reply_markup")
@@ -71,15 +75,21 @@ def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed
     except RetryAfter as error:
         wait = error.retry_after
         seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
-        return Outcome(message.id, Status.RETRY, str(error), retry_after=seconds, reached=False)
+        sender.pace.hold(seconds)  # Telegram's wait is for the whole bot, not this chat
+        return Outcome(message.id, Status.RETRY, "429", retry_after=seconds, reached=False)
     except Forbidden as error:  # blocked by the user, or they deleted their account
         _unreachable(shared, channel, message.address)
-        return Outcome(message.id, Status.FAILED, f"unreachable: {error}", reached=False)
+        return Outcome(message.id, Status.FAILED, f"unreachable: {said(error, sender)}")
     except BadRequest as error:  # it will not get better by trying again
-        return Outcome(message.id, Status.FAILED, str(error), reached=False)
-    except (TelegramError, TimeoutError, OSError) as error:
-        return Outcome(message.id, Status.RETRY, repr(error))
+        return Outcome(message.id, Status.FAILED, said(error, sender))
+    except (TelegramError, TimeoutError, OSError, ValueError) as error:
+        return Outcome(message.id, Status.RETRY, said(error, sender))
     return Outcome(message.id, Status.SENT)
+
+
+def said(error: Exception, sender: TelegramSender) -> str:
+    """What an error says, fit to keep: PTB puts a rejected token in its message."""
+    return f"{type(error).__name__}: {error}".replace(sender.bot.token, "<token>")[:300]
 
 
 def _unreachable(shared: Shared, channel: str, address: str) -> None:

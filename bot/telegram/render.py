@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.buttons import reference
-from bot.text_cut import GRAPHEME, cut_graphemes, split_text
+from bot.text_cut import GRAPHEME, cut_graphemes, split_text, utf16_units
 
 MAX_TEXT = 4096
 #: Telegram shows at most 100 buttons under a message.
@@ -49,4 +49,5 @@ def _rows(keys: list[dict[str, str]]) -> list[list[dict[str, str]]]:
 def answered_text(text: str, label: str) -> str:
     """A question's message once answered: its text, and the choice under it, with no buttons
     left to tap a second time."""
-    return cut_graphemes(f"{text}\n\n✓ {label}", MAX_TEXT)
+    choice = f"\n\n✓ {label}"
+    return cut_graphemes(text, MAX_TEXT - utf16_units(choice)) + choice

@@ -29,6 +29,8 @@ class Pace:
     """Waits so that sends stay under a rate overall and one per interval in each chat."""
 
     def __init__(self, per_second: float = PER_SECOND, per_chat_seconds: float = PER_CHAT_SECONDS):
+        if not (0 < per_second <= 30 and per_chat_seconds >= 0):
+            raise ValueError("Telegram's pace: 1 to 30 messages a second, and a chat interval ≥ 0")
         self.gap, self.chat_gap = 1 / per_second, per_chat_seconds
         self._next = 0.0
         self._next_in: dict[str, float] = {}
@@ -36,15 +38,25 @@ class Pace:
 
     def wait(self, chat: str, clock: Callable[[], float] = time.monotonic) -> None:
         """Return once a message to `chat` may go; the slot is taken."""
-        with self._lock:
+        with self._lock:  # first this chat's own turn, which holds back no other chat
             now = clock()
-            at = max(now, self._next, self._next_in.get(chat, 0.0))
-            self._next = at + self.gap
-            self._next_in[chat] = at + self.chat_gap
+            mine = max(now, self._next_in.get(chat, 0.0))
+            self._next_in[chat] = mine + self.chat_gap
             if len(self._next_in) > 10_000:  # forget chats whose slot has long passed
                 self._next_in = {c: t for c, t in self._next_in.items() if t > now}
+        if mine > now:
+            time.sleep(mine - now)  # real pacing of real sends, not a test waiting
+        with self._lock:  # then a slot in the bot's overall pace
+            now = clock()
+            at = max(now, self._next)
+            self._next = at + self.gap
         if at > now:
-            time.sleep(at - now)  # real pacing of real sends, not a test waiting
+            time.sleep(at - now)
+
+    def hold(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """Send nothing more for `seconds` (Telegram said so with a 429)."""
+        with self._lock:
+            self._next = max(self._next, clock() + seconds)
 
 
 class TelegramSender:
@@ -63,7 +75,13 @@ class TelegramSender:
     def call(self, make: Callable[[Bot], Awaitable[T]], wait: float | None = None) -> T:
         """Run one Bot API call on the loop and wait for its answer (or its exception), at most
         `wait` seconds (a long poll's own timeout and more)."""
-        return self.submit(make).result(wait or self.timeout * 3)
+        future = self.submit(make)
+        try:
+            # under the delivery lease (15 s), so a claim never lapses during one call
+            return future.result(wait or self.timeout * 2)
+        except TimeoutError:
+            future.cancel()  # so it cannot still land after the try is recorded as failed
+            raise
 
     def submit(self, make: Callable[[Bot], Awaitable[T]]) -> Future[T]:
         """Start one Bot API call on the loop without waiting for it."""

@@ -14,7 +14,7 @@ from telegram import CallbackQuery, Update
 
 from bot.buttons import TappedButton, is_reference
 from bot.runtime import Runtime, runtime
-from bot.service import Inbound, Refollowed, Turn, Unfollowed, note_group
+from bot.service import Inbound, Refollowed, StartSurvey, Turn, Unfollowed, note_group
 from bot.storable import storable
 from bot.telegram.links import read_payload
 from bot.telegram.render import answered_text
@@ -61,10 +61,12 @@ def webhook() -> tuple[str, int]:
     body = request.get_json(silent=True)
     try:
         update = Update.de_json(body, None) if isinstance(body, dict) else None
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+    except Exception:  # any malformed field: PTB raises many kinds
         update = None
     if update is None:
-        abort(400, "not a Telegram update")
+        # From Telegram itself (the secret matched): a 4xx would only make it send this again.
+        log.warning("telegram update not understood")
+        return "ignored", 200
     try:
         turn = handle_update(rt, connection, update)
     except UNAVAILABLE:
@@ -118,7 +120,7 @@ def _input_of(message) -> Input:
         if link is None:
             return HelloInput()
         kind, value = link
-        return TextInput(value) if kind == "keyword" else TapInput(SHOW, value)
+        return StartSurvey(value) if kind == "keyword" else TapInput(SHOW, value)
     if command.startswith("/") and command[1:] in MENU_COMMANDS:
         return TextInput(MENU_COMMANDS[command[1:]])
     return TextInput(text)
@@ -127,17 +129,21 @@ def _input_of(message) -> Input:
 def _tapped(
     rt: Runtime, connection: TelegramConnection, query: CallbackQuery, event_id: str
 ) -> Turn | None:
-    """A tap on an inline button: stop the spinner, take the buttons away (showing the choice),
-    and hand the tap to the service."""
-    data = storable(query.data or "")
+    """A tap on an inline button: stop the spinner, hand the tap to the service, and then take
+    the buttons away, showing the choice if it was taken (so they cannot answer twice)."""
     connection.answer_tap(query.id)
     shown = query.message
-    if shown is not None and getattr(shown, "text", None) is not None:
-        label = _label_of(shown, query.data or "")
-        connection.show_answered(shown.chat.id, shown.message_id, answered_text(shown.text, label))
-    chat = shown.chat.id if shown is not None else query.from_user.id
+    if shown is None or shown.chat.type != "private":
+        return None  # a keyboard forwarded into a group, or an inline message: nobody's chat
+    data = storable(query.data or "")
     tap = TappedButton(data) if is_reference(data) else TapInput("", "")
-    return rt.handle(Inbound(CHANNEL, str(chat), tap, event_id=event_id), send_now=True)
+    inbound = Inbound(CHANNEL, str(query.from_user.id), tap, event_id=event_id)
+    turn = rt.handle(inbound, send_now=True)
+    if turn is not None and getattr(shown, "text", None) is not None:  # not a redelivery
+        label = _label_of(shown, query.data or "")
+        text = None if turn.stale_tap or not label else answered_text(shown.text, label)
+        connection.show_answered(shown.chat.id, shown.message_id, text)
+    return turn
 
 
 def _label_of(message, data: str) -> str:
