@@ -26,7 +26,7 @@ def demo_courses() -> tuple[Course, ...]:
         return tuple(
             Course(
                 row["code"],
-                {"th": row["title_th"]},
+                {"th": row["title_th"], "en": row["title_en"]},
                 row["kind"],
                 tuple(row["groups"].split()),
                 tuple(row["focus"].split()),

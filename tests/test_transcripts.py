@@ -32,6 +32,7 @@ from survey_flows.session import (
     TextInput,
 )
 from survey_flows.xlsform import load_flow
+from tests.test_recommendations import demo_courses
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.txt"))
@@ -39,7 +40,8 @@ TODAY = date(2026, 11, 23)
 
 
 def built_in_context(profile: dict) -> Context:
-    """The built-in flows (profile, livelihood, assessment), as the shell would pass them."""
+    """The built-in flows (profile, livelihood, assessment) and the pilot's six courses, as the
+    shell would pass them."""
     profile_flow = load_flow((ROOT / "flows/profile.md").read_bytes(), "profile.md")
     fields = frozenset(item.name for item in profile_flow.items)
     flows = {"1": profile_flow}
@@ -52,6 +54,7 @@ def built_in_context(profile: dict) -> Context:
         keywords={word: handle for handle, f in flows.items() for word in f.keywords.values()},
         profile_flow="1",
         profile=profile,
+        courses=demo_courses(),
     )
 
 
