@@ -387,3 +387,17 @@ def test_no_log_line_carries_the_token_or_the_chat_id(telegram_app, fake_telegra
     assert caplog.records  # the turns were logged
     for secret in (fake_telegram.token, str(CHAT)):  # answers: see test_erasure.py
         assert secret not in logged, secret
+
+
+def test_a_chat_that_no_longer_exists_is_marked_unreachable(telegram_app, fake_telegram):
+    """ "chat not found" (a deleted account): the message fails and nothing more is pushed."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    fake_telegram.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    user.say("ช่วยเหลือ")
+    assert not _reachable(telegram_app)
+    with telegram_app.extensions["runtime"].db() as session:
+        failed = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "failed")
+        ).all()
+        assert failed and "chat not found" in failed[0].last_error.lower()

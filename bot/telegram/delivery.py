@@ -81,6 +81,8 @@ def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed
         _unreachable(shared, channel, message.address)
         return Outcome(message.id, Status.FAILED, f"unreachable: {said(error, sender)}")
     except BadRequest as error:  # it will not get better by trying again
+        if "chat not found" in str(error).lower():  # the account is gone: push nothing more
+            _unreachable(shared, channel, message.address)
         return Outcome(message.id, Status.FAILED, said(error, sender))
     except (TelegramError, TimeoutError, OSError, ValueError) as error:
         return Outcome(message.id, Status.RETRY, said(error, sender))
