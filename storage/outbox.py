@@ -23,14 +23,11 @@ def enqueue(
     respondent: Respondent,
     payloads: Iterable[dict[str, Any]],
     now: datetime,
-    *,
-    delivered: bool = False,
-    reply_token: str | None = None,
-    kind: str = "reply",
-    claimed_until: datetime | None = None,
+    **options: Any,
 ) -> list[OutboxMessage]:
-    """Add messages for the respondent; `delivered` marks those the channel reads by itself, and
-    `claimed_until` those the caller will send right after commit, claimed until then."""
+    """Add messages for the respondent (the options as add_messages takes them): `delivered`
+    marks those the channel reads by itself, `claimed_until` those the caller will send right
+    after commit, claimed until then, `due_at` those for later."""
     return add_messages(
         session,
         respondent.id,
@@ -38,10 +35,7 @@ def enqueue(
         respondent.channel_user_id,
         payloads,
         now,
-        delivered=delivered,
-        reply_token=reply_token,
-        kind=kind,
-        claimed_until=claimed_until,
+        **options,
     )
 
 
@@ -157,16 +151,7 @@ def replace_nudge(
             OutboxMessage.status == "pending",
         )
     )
-    add_messages(
-        session,
-        respondent.id,
-        respondent.channel,
-        respondent.channel_user_id,
-        payloads,
-        now,
-        due_at=due_at,
-        kind="nudge",
-    )
+    enqueue(session, respondent, payloads, now, due_at=due_at, kind="nudge")
 
 
 def messages_after(

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage, Registration, Respondent, Workshop
-from storage.outbox import add_messages
+from storage.outbox import enqueue
 
 #: Builds a reminder's payload ({"text", "buttons"}) from the workshop and the reminder's time;
 #: the caller supplies it, so the wording stays in the message catalogs.
@@ -70,11 +70,9 @@ def schedule_reminders(
         return 0
     ahead = [due_at for due_at in reminder_times(workshop, tz) if due_at > now]
     for due_at in ahead:
-        add_messages(
+        enqueue(
             session,
-            respondent.id,
-            respondent.channel,
-            respondent.channel_user_id,
+            respondent,
             [render(workshop, due_at)],
             now,
             due_at=due_at,
