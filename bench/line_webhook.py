@@ -196,20 +196,9 @@ def cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]
 
 def start_fake_line(port: int):
     """FakeLine from tests/fake_line.py, listening on 127.0.0.1:`port` instead of a random port."""
-    from tests import fake_line
+    from tests.fake_line import FakeLine
 
-    original = fake_line.ThreadingHTTPServer
-
-    class FixedPortServer(original):  # FakeLine binds ("127.0.0.1", 0); we need a known port
-        def __init__(self, address, handler):
-            super().__init__((address[0], port), handler)
-
-    fake_line.ThreadingHTTPServer = FixedPortServer
-    try:
-        fake = fake_line.FakeLine()
-    finally:
-        fake_line.ThreadingHTTPServer = original
-    return fake.start()
+    return FakeLine(port=port).start()
 
 
 def reply_counts(fake) -> Counter:

@@ -186,8 +186,8 @@ class FakeLine(LoopbackServer):
 
     http_methods: ClassVar[tuple[str, ...]] = ("GET", "POST", "DELETE")
 
-    def __init__(self, token: str = DEFAULT_TOKEN):
-        super().__init__()
+    def __init__(self, token: str = DEFAULT_TOKEN, port: int = 0):
+        super().__init__(port)
         self.token = token
         self.requests: list[Recorded] = []
         self.rich_menus: dict[str, dict[str, Any]] = {}

@@ -23,11 +23,12 @@ class LoopbackServer(ABC):
     # The HTTP methods the server answers; any other one gets 501 Not Implemented.
     http_methods: ClassVar[tuple[str, ...]] = ("GET", "POST")
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        # port 0: a free one, as tests want; a benchmark names the port its processes are told
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         # A short poll interval keeps stop() quick: shutdown() waits for the next poll.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
