@@ -48,7 +48,8 @@ class Status(StrEnum):
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
-    #: Not tried this time (the sender is stopping): due again at once, the try not counted.
+    #: Not tried this time (the sender is stopping, the platform asked to wait): due again at
+    #: once or after its retry_after, the try not counted.
     RELEASED = "released"
 
 
@@ -251,7 +252,8 @@ def record(
                 continue
             row.last_error = outcome.detail or None
             if outcome.status is Status.RELEASED:
-                row.status, row.due_at, row.attempts = "pending", now, row.attempts - 1
+                due = now + timedelta(seconds=outcome.retry_after or 0)
+                row.status, row.due_at, row.attempts = "pending", due, row.attempts - 1
             elif outcome.status is Status.SENT:
                 row.status, row.sent_at = "sent", now
             elif outcome.status is Status.RETRY and row.attempts < MAX_ATTEMPTS:
@@ -268,11 +270,12 @@ def record(
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    """How long to wait before the next try: doubling from 2 s, or what the platform asked."""
-    wait = timedelta(seconds=2 ** min(attempts, 10))
+    """How long to wait before the next try: doubling from 2 s (at most MAX_BACKOFF), or what
+    the platform asked, however long (trying sooner would only be refused again)."""
+    wait = min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
     if retry_after is not None:
         wait = max(wait, timedelta(seconds=retry_after))
-    return min(wait, MAX_BACKOFF)
+    return wait
 
 
 def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -> int:

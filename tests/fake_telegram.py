@@ -256,6 +256,8 @@ class _Injected:
     description: str = ""
     retry_after: int = 0
     seconds: float = 0.0
+    #: Matching calls to let through first.
+    after: int = 0
 
     def matches(self, method: str, params: dict[str, Any]) -> bool:
         """Whether a call of `method` with `params` is one this injection waits for."""
@@ -677,10 +679,11 @@ class FakeTelegram(LoopbackServer):
         messages_per_second: float = 30.0,
         chat_messages_per_second: float = 1.0,
         chat_burst: int = 3,
+        port: int = 0,
     ):
         if not TOKEN_PATTERN.fullmatch(token):
             raise ValueError(f"{token!r} is not shaped like a bot token (<bot id>:<secret>)")
-        super().__init__()
+        super().__init__(port)
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
@@ -974,8 +977,10 @@ class FakeTelegram(LoopbackServer):
         description: str | None = None,
         count: int = 1,
         chat_id: int | None = None,
+        after: int = 0,
     ) -> None:
-        """Refuse the next `count` calls of `method` (to `chat_id`, if given) with `status`.
+        """Refuse the next `count` calls of `method` (to `chat_id`, if given) with `status`,
+        once `after` such calls have gone through.
 
         A refused call has no effect. A 429 carries retry_after; without a description, 403 says
         the bot was blocked and other statuses use Telegram's plain wording.
@@ -986,7 +991,9 @@ class FakeTelegram(LoopbackServer):
                 if status == 429
                 else INJECTED_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
             )
-        injected = _Injected(method.lower(), count, chat_id, status, description, retry_after)
+        injected = _Injected(
+            method.lower(), count, chat_id, status, description, retry_after, after=after
+        )
         with self._lock:
             self._failures.append(injected)
 
@@ -1106,6 +1113,9 @@ class FakeTelegram(LoopbackServer):
         """Consume one use of the first queued injection that applies to this call."""
         for injected in queue:
             if injected.matches(method, params):
+                if injected.after > 0:
+                    injected.after -= 1
+                    return None
                 injected.remaining -= 1
                 if injected.remaining == 0:
                     queue.remove(injected)

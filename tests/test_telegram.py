@@ -401,3 +401,80 @@ def test_a_chat_that_no_longer_exists_is_marked_unreachable(telegram_app, fake_t
             select(OutboxMessage).where(OutboxMessage.status == "failed")
         ).all()
         assert failed and "chat not found" in failed[0].last_error.lower()
+
+
+LONG_TEXT = "ข้อความยาว 😊 " * 800
+
+
+def test_a_long_message_refused_midway_goes_on_from_the_refused_part(
+    telegram_app, fake_telegram, clock
+):
+    """Telegram takes part 1 of a long message and refuses part 2 with a 429: the retry
+    starts at part 2, so the respondent reads every part once, in order."""
+    runtime = telegram_app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        add_messages(session, None, "telegram", str(CHAT), [{"text": LONG_TEXT}], clock.now)
+    fake_telegram.fail_next("sendMessage", status=429, retry_after=1, after=1)
+    deliver(runtime, clock.now)
+    assert len(fake_telegram.sent_to(CHAT)) == 1
+    clock.advance(seconds=5)
+    deliver(runtime, clock.now)
+    # Telegram trims the spaces around a text
+    expected = [part["text"].strip() for part in telegram_messages({"text": LONG_TEXT}, 0)]
+    assert len(expected) > 2
+    assert [message["text"] for message in fake_telegram.sent_to(CHAT)] == expected
+
+
+def test_a_sender_taking_over_a_long_message_repeats_no_confirmed_part(
+    telegram_app, fake_telegram, clock
+):
+    """A sender died while part 2 of a long message was with Telegram: the one that takes the
+    message over sends part 2 again (it may not have arrived) and the rest, not part 1."""
+    from bot.delivery import LEASE, claim, note_try
+    from bot.telegram.delivery import part_tried
+
+    runtime = telegram_app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        add_messages(session, None, "telegram", str(CHAT), [{"text": LONG_TEXT}], clock.now)
+    (dead,) = claim(runtime.db, clock.now)
+    assert note_try(runtime.db, [dead], part_tried(dead.id, 1), clock.now)
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    deliver(runtime, clock.now)
+    # Telegram trims the spaces around a text
+    expected = [part["text"].strip() for part in telegram_messages({"text": LONG_TEXT}, 0)]
+    assert [message["text"] for message in fake_telegram.sent_to(CHAT)] == expected[1:]
+
+
+def test_one_chats_pace_holds_back_no_other_chat(telegram_app, fake_telegram, clock):
+    """Three messages wait for one chat and one for another: the other chat's message goes
+    with the first, not after the first chat's one-a-second pace has let all three through."""
+    runtime = telegram_app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        add_messages(
+            session, None, "telegram", "601", [{"text": f"A{n}"} for n in (1, 2, 3)], clock.now
+        )
+        add_messages(session, None, "telegram", "602", [{"text": "B1"}], clock.now)
+    deliver(runtime, clock.now)
+    arrived = [call.params["text"] for call in fake_telegram.calls("sendMessage")]
+    assert arrived.index("B1") < arrived.index("A2")
+    assert [text for text in arrived if text.startswith("A")] == ["A1", "A2", "A3"]
+
+
+def test_a_long_retry_after_is_waited_out_in_full_by_every_chat(telegram_app, fake_telegram, clock):
+    """Telegram asks for ten minutes' quiet: neither that message nor one to another chat is
+    tried sooner (an ordinary backoff is capped at five), and both go once it is over."""
+    runtime = telegram_app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        add_messages(session, None, "telegram", str(CHAT), [{"text": "แจ้งข่าวค่ะ"}], clock.now)
+    fake_telegram.fail_next("sendMessage", status=429, retry_after=600)
+    deliver(runtime, clock.now)
+    with runtime.db.begin() as session:
+        add_messages(session, None, "telegram", "602", [{"text": "ข่าวอีกเรื่องค่ะ"}], clock.now)
+    clock.advance(seconds=599)
+    deliver(runtime, clock.now)
+    assert len(fake_telegram.calls("sendMessage")) == 1  # only the refused one
+    clock.advance(seconds=2)
+    while deliver(runtime, clock.now):
+        pass
+    assert texts(fake_telegram.sent_to(CHAT)) == "แจ้งข่าวค่ะ"
+    assert texts(fake_telegram.sent_to(602)) == "ข่าวอีกเรื่องค่ะ"

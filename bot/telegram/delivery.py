@@ -2,81 +2,135 @@
 
 Telegram has no retry key and no reply token: a message whose answer never came (a timeout, a
 crash between Telegram's answer and recording it) is sent again, so the rare failure is a
-message shown twice, never a question that does not come. The window is the few milliseconds
-between Telegram's answer and `record`.
+message shown twice, never a question that does not come. The window is one call: from the
+request leaving to its outcome recorded, message by message (bench/faults.py measures it).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.channels import Shared
-from bot.delivery import Claimed, Outcome, Status, note_try
+from bot.delivery import Claimed, Outcome, Status, note_try, record
 from bot.telegram.render import telegram_messages
 from bot.telegram.sender import TelegramSender
 from storage.models import Respondent
 
 #: `tried` of a message handed to Telegram.
 SEND = "send"
+#: Calls under way at once (each to a different chat): enough to keep to Telegram's 30 a
+#: second when each answer takes a quarter of a second.
+CALLS_AT_ONCE = 8
 
 
 def deliver_to_telegram(
     shared: Shared, sender: TelegramSender, channel: str, batch: Sequence[Claimed]
 ) -> list[Outcome]:
-    """Send each chat's messages in order; a chat stops at its first message not sent."""
+    """Send each chat's messages in order, a few chats' calls at once and the chats in turn
+    (so neither Telegram's answer time nor one chat's pace holds back the others); a chat stops
+    at its first message not sent. Each outcome is recorded as soon as Telegram answers, which
+    keeps the window in which a crash repeats a message to one call."""
+    chats: dict[str, list[Claimed]] = {}
+    for message in batch:
+        chats.setdefault(message.address, []).append(message)
+    turns = deque(chats.values())
     outcomes: list[Outcome] = []
-    for address in dict.fromkeys(message.address for message in batch):
-        queue = [message for message in batch if message.address == address]
-        outcomes += _deliver_to_one(shared, sender, channel, queue)
+    lock = threading.Lock()
+
+    def take_turns() -> None:
+        while True:
+            with lock:
+                if not turns:
+                    return
+                queue = turns.popleft()  # this chat is ours alone until it is put back
+            done = _next_of(shared, sender, channel, queue)
+            with lock:
+                outcomes.extend(done)
+                if queue:
+                    turns.append(queue)
+
+    callers = min(CALLS_AT_ONCE, len(turns))
+    with ThreadPoolExecutor(callers, "telegram-send") as pool:
+        for finished in [pool.submit(take_turns) for _ in range(callers)]:
+            finished.result()
     return outcomes
 
 
-def _deliver_to_one(
+def _next_of(
     shared: Shared, sender: TelegramSender, channel: str, queue: list[Claimed]
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for index, message in enumerate(queue):
-        if shared.stopping.is_set():
-            return outcomes + [
-                Outcome(m.id, Status.RELEASED, "the sender stopped") for m in queue[index:]
-            ]
-        try:
-            if not note_try(shared.db, [message], f"{SEND}:{message.id}", shared.clock()):
-                return outcomes  # our claim lapsed: another sender has these now
-            outcome = _send(shared, sender, channel, message)
-        except Exception as error:  # what was sent stays sent: only this one is tried again
-            outcome = Outcome(message.id, Status.RETRY, type(error).__name__)
-        outcomes.append(outcome)
-        if outcome.status is not Status.SENT:
-            # Keep the conversation in order: a later message waits for the one before it,
-            # without using up its own tries.
-            return outcomes + [
-                Outcome(m.id, Status.RELEASED, "waiting for an earlier message")
-                for m in queue[index + 1 :]
-            ]
-    return outcomes
+    """Send the first message of one chat's queue and record it; empty the queue when the rest
+    are to wait (as they are handed back then, untried)."""
+    if shared.stopping.is_set():
+        return _released(queue, "the sender stopped")
+    quiet = _quiet_for(sender, shared.clock())
+    if quiet:  # due again when Telegram's wait is over; no try used up
+        return _released(queue, "Telegram asked to wait", quiet)
+    message = queue.pop(0)
+    try:
+        outcome = _send(shared, sender, channel, message)
+    except Exception as error:  # what was sent stays sent: only this one is tried again
+        outcome = Outcome(message.id, Status.RETRY, type(error).__name__)
+    if outcome is None:  # our claim lapsed: another sender has these now
+        queue.clear()
+        return []
+    record(shared.db, [outcome], {message.id: message.claim}, shared.clock())
+    if outcome.status is Status.SENT:
+        return [outcome]
+    # Keep the conversation in order: a later message waits for the one before it, without
+    # using up its own tries.
+    return [outcome, *_released(queue, "waiting for an earlier message")]
 
 
-def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed) -> Outcome:
-    """One outbox message as one or more sendMessage calls."""
+def _released(queue: list[Claimed], why: str, wait: float | None = None) -> list[Outcome]:
+    """Empty the queue: its messages are not tried this time, but handed back untouched (due
+    again after `wait`)."""
+    released = [Outcome(m.id, Status.RELEASED, why, retry_after=wait) for m in queue]
+    queue.clear()
+    return released
+
+
+def _quiet_for(sender: TelegramSender, now: datetime) -> float:
+    """Seconds left of the wait Telegram last asked the bot for (0: none)."""
+    until = sender.quiet_until
+    return (until - now).total_seconds() if until is not None and until > now else 0.0
+
+
+def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed) -> Outcome | None:
+    """One outbox message as one or more sendMessage calls, each noted before it goes, so a
+    message cut in parts resumes at the part that may not have arrived (None: the claim
+    lapsed)."""
+    parts = telegram_messages(message.payload, message.id)
+    first = done = _resume_at(message)
     try:
         chat = int(message.address)
-        for part in telegram_messages(message.payload, message.id):
-            sender.pace.wait(message.address)
+        for index in range(first, len(parts)):
+            sender.pace.wait(message.address)  # before the note: the window is the call alone
+            if not note_try(shared.db, [message], part_tried(message.id, index), shared.clock()):
+                return None
+            part = parts[index]
             markup = part.get("reply_markup")
             keyboard = InlineKeyboardMarkup.de_json(markup, None) if markup else None
             sender.call(
                 lambda bot, p=part, k=keyboard: bot.send_message(chat, p["text"], reply_markup=k)
             )
+            done = index + 1
     except RetryAfter as error:
         wait = error.retry_after
         seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
-        sender.pace.hold(seconds)  # Telegram's wait is for the whole bot, not this chat
-        return Outcome(message.id, Status.RETRY, "429", retry_after=seconds, reached=False)
+        # Telegram's wait is for the whole bot, not this chat: others wait for it too
+        until = shared.clock() + timedelta(seconds=seconds)
+        sender.quiet_until = max(until, sender.quiet_until or until)
+        # refused, so it did nothing; but earlier parts did, and are not to be sent again
+        return Outcome(message.id, Status.RETRY, "429", retry_after=seconds, reached=done > first)
     except Forbidden as error:  # blocked by the user, or they deleted their account
         _unreachable(shared, channel, message.address)
         return Outcome(message.id, Status.FAILED, f"unreachable: {said(error, sender)}")
@@ -87,6 +141,20 @@ def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed
     except (TelegramError, TimeoutError, OSError, ValueError) as error:
         return Outcome(message.id, Status.RETRY, said(error, sender))
     return Outcome(message.id, Status.SENT)
+
+
+def part_tried(message_id: int, part: int) -> str:
+    """`tried` of a message while its part number `part` (from 0) is with Telegram."""
+    return f"{SEND}:{message_id}:{part}"
+
+
+def _resume_at(message: Claimed) -> int:
+    """The part to send first: the one an earlier try left unconfirmed (parts before it were
+    answered), or the first."""
+    prefix = f"{SEND}:{message.id}:"
+    if message.tried and message.tried.startswith(prefix):
+        return int(message.tried.removeprefix(prefix))
+    return 0
 
 
 def said(error: Exception, sender: TelegramSender) -> str:

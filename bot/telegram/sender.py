@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from datetime import datetime
 from typing import TypeVar
 
 from telegram import Bot
@@ -53,11 +54,6 @@ class Pace:
         if at > now:
             time.sleep(at - now)
 
-    def hold(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        """Send nothing more for `seconds` (Telegram said so with a 429)."""
-        with self._lock:
-            self._next = max(self._next, clock() + seconds)
-
 
 class TelegramSender:
     """The Bot API through PTB's Bot, on this process's one Telegram event loop."""
@@ -67,6 +63,8 @@ class TelegramSender:
         request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
         self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
         self.pace = Pace()
+        #: Telegram asked (with a 429) that the bot send nothing until then, in the app's clock.
+        self.quiet_until: datetime | None = None
         self._loop = asyncio.new_event_loop()
         self._ready: asyncio.Future | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="telegram", daemon=True)
