@@ -27,10 +27,6 @@ class ConfigError(RuntimeError):
     """The configuration cannot work: the app refuses to start rather than misbehave later."""
 
 
-#: The values of an on/off environment variable that mean on.
-TRUTHY = frozenset({"1", "true", "yes"})
-
-
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from environment variables, overridden by `config` (as tests do)."""
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
@@ -39,24 +35,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         or f"sqlite:///{Path(app.instance_path) / 'bot.db'}",
         TIMEZONE=os.environ.get("TZ") or "Asia/Bangkok",
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
-        LINE_CHANNEL_SECRET=os.environ.get("LINE_CHANNEL_SECRET", ""),
-        LINE_CHANNEL_ACCESS_TOKEN=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
-        LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
-        TELEGRAM_BOT_TOKEN=os.environ.get("TELEGRAM_BOT_TOKEN", ""),
-        TELEGRAM_WEBHOOK_SECRET=os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
-        TELEGRAM_API_BASE_URL=os.environ.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org",
-        # Telegram's pace for a bot; lower it for a small bot, never raise it past Telegram's.
-        TELEGRAM_MESSAGES_PER_SECOND=os.environ.get("TELEGRAM_MESSAGES_PER_SECOND", ""),
-        TELEGRAM_CHAT_INTERVAL_SECONDS=os.environ.get("TELEGRAM_CHAT_INTERVAL_SECONDS", ""),
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
         # How many proxies in front set X-Forwarded-For/-Proto/-Host (0: none is trusted).
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES") or 0),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        # off unless asked for: anyone who reaches the simulator can chat as a made-up respondent
-        SIMULATOR_ENABLED=os.environ.get("SIMULATOR_ENABLED", "").strip().lower() in TRUTHY,
         # the web process sends fresh replies itself, so a chat feels instant without a worker
         DELIVER_AFTER_COMMIT=True,
     )
+    for channel in CHANNELS:
+        app.config.from_mapping(channel.settings(os.environ))
     if config:
         app.config.update(config)
     configure_logging(app.config["LOG_LEVEL"])
@@ -83,10 +70,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _check(config: Mapping[str, Any]) -> None:
     """Refuse a configuration that would send broken links to real people."""
-    messaging = config["LINE_CHANNEL_ACCESS_TOKEN"] or config.get("TELEGRAM_BOT_TOKEN")
+    messaging = [channel.name for channel in CHANNELS if channel.sends_links(config)]
     if messaging and not config["PUBLIC_BASE_URL"]:
         raise ConfigError(
-            "PUBLIC_BASE_URL must be set when LINE or Telegram is configured: it is the "
+            f"PUBLIC_BASE_URL must be set when {' or '.join(messaging)} is configured: it is the "
             "address phones open calendar links at, e.g. https://bot.example.org"
         )
 

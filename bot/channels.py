@@ -1,8 +1,9 @@
 """Channels as plug-ins: a messaging platform is one package that describes itself here.
 
-The rest of the shell asks a channel only what `Channel` names: how to connect from the config
-(a `Connection`: its sender, its parser), its webhook and its commands, and whether its client
-reads its own replies. bot/channel_list.py names the channels the app runs, a line each.
+The rest of the shell asks a channel only what `Channel` names: its settings (read from the
+environment), how to connect from the config (a `Connection`: its sender, its parser), its
+webhook and its commands, and whether its client reads its own replies. bot/channel_list.py
+names the channels the app runs, a line each.
 """
 
 from __future__ import annotations
@@ -53,3 +54,8 @@ class Channel:
     self_delivering: bool = False
     #: Whether the config wants its pages served at all (else they answer 404).
     serves: Callable[[Mapping[str, Any]], bool] = lambda config: True
+    #: Its config keys, with their values from the environment (os.environ); tests override them.
+    settings: Callable[[Mapping[str, str]], dict[str, Any]] = lambda environ: {}
+    #: Whether the config connects it to a platform whose users open links the bot sends (so the
+    #: app must know its public address).
+    sends_links: Callable[[Mapping[str, Any]], bool] = lambda config: False

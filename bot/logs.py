@@ -36,7 +36,3 @@ def configure_logging(level: str) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs each request's URL at INFO, and a Telegram URL holds the bot's token; PTB logs
-    # its URL and every call's parameters (chat ids, what was said) at DEBUG.
-    for chatty in ("httpx", "httpcore", "telegram"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)

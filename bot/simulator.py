@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy.orm import Session
@@ -30,6 +31,8 @@ from survey_flows.session import HelloInput, Input, OtherInput, TapInput, TextIn
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 CHANNEL = "web"
+#: The values of an on/off environment variable that mean on.
+TRUTHY = frozenset({"1", "true", "yes"})
 TOKEN_HEADER = "X-Simulator-Token"
 #: Tokens are issued by secrets.token_urlsafe(32): 43 characters, 256 random bits.
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -174,10 +177,17 @@ class SimulatorConnection:
         return [Outcome(message.id, Status.SENT) for message in batch]
 
 
+def settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The simulator's one setting: off unless asked for, since anyone who reaches it can chat
+    as a made-up respondent."""
+    return {"SIMULATOR_ENABLED": environ.get("SIMULATOR_ENABLED", "").strip().lower() in TRUTHY}
+
+
 SIMULATOR = Channel(
     CHANNEL,
     lambda config, shared: SimulatorConnection(shared),
     blueprint=blueprint,
     self_delivering=True,
     serves=lambda config: bool(config.get("SIMULATOR_ENABLED")),
+    settings=settings,
 )

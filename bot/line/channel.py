@@ -13,7 +13,7 @@ from bot.channels import Channel, Shared
 from bot.delivery import Claimed, Outcome, Status
 from bot.line.cli import line_group
 from bot.line.delivery import deliver_to_line
-from bot.line.sender import LineSender
+from bot.line.sender import LINE_API, LineSender
 from bot.line.webhook import CHANNEL as NAME
 from bot.line.webhook import blueprint
 
@@ -47,4 +47,20 @@ def connect(config: Mapping[str, Any], shared: Shared) -> LineConnection | None:
     )
 
 
-LINE = Channel(NAME, connect, blueprint=blueprint, commands=line_group)
+def settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """LINE's config keys, from the environment."""
+    return {
+        "LINE_CHANNEL_SECRET": environ.get("LINE_CHANNEL_SECRET", ""),
+        "LINE_CHANNEL_ACCESS_TOKEN": environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
+        "LINE_API_BASE_URL": environ.get("LINE_API_BASE_URL") or LINE_API,
+    }
+
+
+LINE = Channel(
+    NAME,
+    connect,
+    blueprint=blueprint,
+    commands=line_group,
+    settings=settings,
+    sends_links=lambda config: bool(config.get("LINE_CHANNEL_ACCESS_TOKEN")),
+)

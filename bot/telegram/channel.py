@@ -20,6 +20,8 @@ from bot.telegram.webhook import blueprint
 
 log = logging.getLogger(__name__)
 
+TELEGRAM_API = "https://api.telegram.org"
+
 
 @dataclass(frozen=True)
 class TelegramConnection:
@@ -69,9 +71,11 @@ def connect(config: Mapping[str, Any], shared: Shared) -> TelegramConnection | N
     token = config.get("TELEGRAM_BOT_TOKEN") or ""
     if not token:
         return None
-    sender = TelegramSender(
-        config.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org", token
-    )
+    # httpx logs each request's URL at INFO, and a Telegram URL holds the bot's token; PTB logs
+    # its URL and every call's parameters (chat ids, what was said) at DEBUG.
+    for chatty in ("httpx", "httpcore", "telegram"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    sender = TelegramSender(config.get("TELEGRAM_API_BASE_URL") or TELEGRAM_API, token)
     sender.pace = Pace(
         float(config.get("TELEGRAM_MESSAGES_PER_SECOND") or PER_SECOND),
         float(config.get("TELEGRAM_CHAT_INTERVAL_SECONDS") or PER_CHAT_SECONDS),
@@ -84,4 +88,23 @@ def connect(config: Mapping[str, Any], shared: Shared) -> TelegramConnection | N
     )
 
 
-TELEGRAM = Channel(NAME, connect, blueprint=blueprint, commands=telegram_group)
+def settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Telegram's config keys, from the environment."""
+    return {
+        "TELEGRAM_BOT_TOKEN": environ.get("TELEGRAM_BOT_TOKEN", ""),
+        "TELEGRAM_WEBHOOK_SECRET": environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
+        "TELEGRAM_API_BASE_URL": environ.get("TELEGRAM_API_BASE_URL") or TELEGRAM_API,
+        # Telegram's pace for a bot; lower it for a small bot, never raise it past Telegram's.
+        "TELEGRAM_MESSAGES_PER_SECOND": environ.get("TELEGRAM_MESSAGES_PER_SECOND", ""),
+        "TELEGRAM_CHAT_INTERVAL_SECONDS": environ.get("TELEGRAM_CHAT_INTERVAL_SECONDS", ""),
+    }
+
+
+TELEGRAM = Channel(
+    NAME,
+    connect,
+    blueprint=blueprint,
+    commands=telegram_group,
+    settings=settings,
+    sends_links=lambda config: bool(config.get("TELEGRAM_BOT_TOKEN")),
+)
