@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot.coordinators import invite_to_feedback
 from bot.delivery import deliver
 from bot.telegram.links import PAYLOAD, keyword_payload, read_payload
 from bot.telegram.render import telegram_messages
 from bot.text_cut import utf16_units
-from storage.models import Answer, ConsentRecord, OutboxMessage, Registration, Respondent
+from storage.models import (
+    Answer,
+    ConsentRecord,
+    Feedback,
+    OutboxMessage,
+    Registration,
+    Respondent,
+    Workshop,
+)
 from storage.outbox import add_messages
+from tests.chat import listed_numbers
 from tests.telegram_user import CHAT, SECRET, TelegramUser, app_with_telegram, texts
 
 
@@ -478,3 +489,78 @@ def test_a_long_retry_after_is_waited_out_in_full_by_every_chat(telegram_app, fa
         pass
     assert texts(fake_telegram.sent_to(CHAT)) == "แจ้งข่าวค่ะ"
     assert texts(fake_telegram.sent_to(602)) == "ข่าวอีกเรื่องค่ะ"
+
+
+MARKETING = "การพัฒนาผู้ประกอบการสร้างสรรค์ด้านการตลาดบนสื่อออนไลน์และโซเชียลมีเดีย"
+
+
+def open_marketing(user: TelegramUser) -> list[dict]:
+    """The workshop list, then the two-seat online-marketing workshop in it."""
+    listed = user.say("/workshops")
+    number = listed_numbers([{"text": texts(listed)}], MARKETING)[0]
+    label = next(b for b in buttons_of(listed[-1]) if b.startswith(f"{number}. "))
+    return user.tap(label)
+
+
+def test_a_seat_the_waitlist_check_in_and_feedback_through_telegram(
+    telegram_app, fake_telegram, clock
+):
+    """The life of a workshop seat as three drivers on Telegram see it: two seats taken, a
+    waitlist, a cancellation that promotes and tells the next in line, the reminder, the
+    check-in word at the door, and the feedback asked for afterwards."""
+    first, second, third = (TelegramUser(telegram_app, fake_telegram, 601 + n) for n in range(3))
+    for user in (first, second, third):
+        user.onboard()
+    assert "ยังว่าง 2 ที่" in texts(open_marketing(first))
+    assert "ลงทะเบียนเรียบร้อย" in texts(first.tap("ลงทะเบียน"))
+    open_marketing(second)
+    second.tap("ลงทะเบียน")
+    assert "เต็มแล้ว" in texts(open_marketing(third))
+    assert "คิวสำรองลำดับที่ 1" in texts(third.tap("ต่อคิวสำรอง"))
+
+    assert MARKETING in texts(first.say("การลงทะเบียนของฉัน"))
+    assert "ใช่ไหมคะ" in texts(first.tap("ยกเลิกรอบที่ 1"))
+    told = len(fake_telegram.sent_to(third.chat_id))
+    assert "ให้แล้วค่ะ" in texts(first.tap("ยืนยันยกเลิก"))
+    deliver(telegram_app.extensions["runtime"], clock.now)
+    assert "ข่าวดีค่ะ" in texts(fake_telegram.sent_to(third.chat_id)[told:])
+
+    runtime = telegram_app.extensions["runtime"]
+    with runtime.db() as session:
+        workshop = session.scalars(select(Workshop).where(Workshop.capacity == 2)).one()
+    reminded = len(fake_telegram.sent_to(second.chat_id))
+    clock.now = workshop.starts_at - timedelta(hours=2)
+    deliver(runtime, clock.now)
+    assert "อีกไม่นานจะเริ่มอบรม" in texts(fake_telegram.sent_to(second.chat_id)[reminded:])
+    clock.now = workshop.starts_at + timedelta(minutes=10)
+    assert "เช็กอินเรียบร้อย" in texts(second.say(" กองต้า "))
+    clock.now = workshop.ends_at + timedelta(hours=1, minutes=1)
+    asked = len(fake_telegram.sent_to(second.chat_id))
+    invite_to_feedback(runtime, clock.now)
+    deliver(runtime, clock.now)
+    assert "ให้คะแนนการอบรมครั้งนี้" in texts(fake_telegram.sent_to(second.chat_id)[asked:])
+    second.tap("5")
+    assert "ขอบคุณมากค่ะ" in texts(second.say("อยากให้มีรอบค่ำด้วย"))
+    with runtime.db() as session:
+        feedback = session.scalars(select(Feedback)).one()
+        assert (feedback.rating, feedback.comment) == (5, "อยากให้มีรอบค่ำด้วย")
+
+
+def test_my_data_english_and_withdrawn_consent_through_telegram(telegram_app, fake_telegram):
+    """/mydata shows what is kept, with Buddhist-Era dates; withdrawing consent is confirmed and
+    offers erasure, and consent can be given again; /language then switches to English."""
+    user = TelegramUser(telegram_app, fake_telegram)
+    user.onboard()
+    shown = texts(user.say("/mydata"))
+    assert "คนขับรถม้า · เทศบาลนครลำปาง" in shown and "ให้ความยินยอมเมื่อ" in shown
+    assert "2569" in shown
+    user.say("ถอนความยินยอม")
+    done = user.tap("ถอนความยินยอม")
+    assert "ถอนความยินยอมแล้ว" in texts(done)
+    assert buttons_of(done[-1]) == ["ลบข้อมูลทั้งหมด"]
+    with telegram_app.extensions["runtime"].db() as session:
+        assert session.scalars(select(Respondent.consent_withdrawn)).one() is True
+    assert "คุณยินยอมให้เราเก็บคำตอบไหมคะ" in texts(user.say("สวัสดี"))
+    user.tap("ยินยอม")
+    assert "Switched to English." in texts(user.say("/language"))
+    assert "You can type these at any time" in texts(user.say("/help"))
