@@ -147,6 +147,7 @@ NOT_FOUND = "Not Found"
 BLOCKED = "Forbidden: bot was blocked by the user"
 CHAT_ID_EMPTY = "Bad Request: chat_id is empty"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
+GROUP_UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 TEXT_EMPTY = "Bad Request: message text is empty"
 TEXT_TOO_LONG = "Bad Request: message is too long"
 CAPTION_TOO_LONG = "Bad Request: message caption is too long"
@@ -233,7 +234,13 @@ class Recorded:
 class _Refused(Exception):
     """Raised inside a method to answer with Telegram's error envelope."""
 
-    def __init__(self, error_code: int, description: str, retry_after: int | None = None):
+    def __init__(
+        self,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ):
         super().__init__(description)
         self.error_code = error_code
         self.answer: dict[str, Any] = {
@@ -243,6 +250,8 @@ class _Refused(Exception):
         }
         if retry_after is not None:
             self.answer["parameters"] = {"retry_after": retry_after}
+        if migrate_to_chat_id is not None:
+            self.answer["parameters"] = {"migrate_to_chat_id": migrate_to_chat_id}
 
 
 @dataclass
@@ -701,6 +710,7 @@ class FakeTelegram(LoopbackServer):
         self._photos: dict[str, list[dict[str, Any]]] = {}
         self._open_queries: set[str] = set()
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_id = 583920000
         self._confirmed = 0
@@ -1005,6 +1015,16 @@ class FakeTelegram(LoopbackServer):
         with self._lock:
             self._delays.append(_Injected(method.lower(), count, seconds=seconds))
 
+    def upgrade_group(self, chat_id: int) -> int:
+        """Make a group a supergroup, as Telegram does when it grows: the old id is refused with
+        the new one in migrate_to_chat_id. Returns the new id."""
+        new_id = -(10**12) + chat_id
+        with self._lock:
+            self._migrated[chat_id] = new_id
+            group = self._groups.pop(chat_id, {"title": "Lampang volunteers"})
+            self._groups[new_id] = {**group, "id": new_id, "type": "supergroup"}
+        return new_id
+
     def block(self, chat_id: int) -> None:
         """Make every send to the chat answer 403 "bot was blocked by the user" until unblock."""
         with self._lock:
@@ -1176,6 +1196,8 @@ class FakeTelegram(LoopbackServer):
             raise _Refused(400, CHAT_ID_EMPTY)
         if isinstance(chat_id, bool) or not isinstance(chat_id, int):
             raise _Refused(400, CHAT_NOT_FOUND)
+        if chat_id in self._migrated:
+            raise _Refused(400, GROUP_UPGRADED, migrate_to_chat_id=self._migrated[chat_id])
         if chat_id in self._groups:
             return copy.deepcopy(self._groups[chat_id])
         if chat_id > 0:

@@ -102,6 +102,18 @@ def test_the_assessment_card_a_course_and_a_workshop_through_telegram(
         assert f"ข้อ {number}/40" in texts(replies), number
         replies = user.tap(buttons_of(replies[-1])[0])
     assert "ผลการประเมินของคุณ" in texts(replies) and "ทัศนคติ" in texts(replies)
+    card = next(m for m in replies if "ผลการประเมินของคุณ" in m["text"])
+    bold = [
+        card["text"][e["offset"] : e["offset"] + e["length"]]  # offsets in UTF-16 units: Thai
+        for e in card.get("entities", [])  # and ASCII are one unit each
+        if e["type"] == "bold"
+    ]
+    assert [line.rsplit(" ", 1)[0] for line in bold] == [
+        "ทัศนคติ",
+        "ความรู้",
+        "ทักษะ",
+        "ความคิดใหม่ในอาชีพ",
+    ], "each characteristic's name and score in bold"
     course = next(label for label in buttons_of(replies[-1]) if "รถม้า" in label)
     rounds = user.tap(course)
     assert "รอบอบรมที่กำลังจะมาถึง" in texts(rounds)
@@ -564,3 +576,34 @@ def test_my_data_english_and_withdrawn_consent_through_telegram(telegram_app, fa
     user.tap("ยินยอม")
     assert "Switched to English." in texts(user.say("/language"))
     assert "You can type these at any time" in texts(user.say("/help"))
+
+
+def test_the_card_as_html_escapes_everything_but_its_bold(telegram_app) -> None:
+    """A card whose words hold markup characters: they arrive as typed, only the score lines
+    are bold."""
+    payload = {
+        "text": "ผล <ของคุณ> & เพื่อน\n\nทัศนคติ 3.0\n█████░░░░░\n<b>ไม่หนา</b>",
+        "card": {"bars": [{"label": "ทัศนคติ", "score": 3.0}]},
+    }
+    (message,) = telegram_messages(payload, row_id=1)
+    assert message["parse_mode"] == "HTML"
+    assert message["text"] == (
+        "ผล &lt;ของคุณ&gt; &amp; เพื่อน\n\n<b>ทัศนคติ 3.0</b>\n█████░░░░░\n&lt;b&gt;ไม่หนา&lt;/b&gt;"
+    )
+
+
+def test_a_group_that_became_a_supergroup_is_not_chased(telegram_app, fake_telegram, clock):
+    """The group's one note finds the group upgraded to a supergroup: it is given up at once,
+    not tried again eight times, and nothing else is held up."""
+    runtime = telegram_app.extensions["runtime"]
+    group = -4001234
+    update = fake_telegram.group_message_update(group, CHAT, "สวัสดีค่ะ")
+    fake_telegram.upgrade_group(group)
+    assert TelegramUser(telegram_app, fake_telegram).post(update).status_code == 200
+    deliver(runtime, clock.now)
+    clock.advance(minutes=30)
+    deliver(runtime, clock.now)
+    assert len(fake_telegram.calls("sendMessage")) == 1
+    with runtime.db() as session:
+        note = session.scalars(select(OutboxMessage)).one()
+    assert note.status == "failed" and "supergroup" in (note.last_error or "")

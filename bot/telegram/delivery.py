@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from telegram import InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.channels import Shared
 from bot.delivery import Claimed, Outcome, Status, note_try, record
@@ -120,7 +120,9 @@ def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed
             markup = part.get("reply_markup")
             keyboard = InlineKeyboardMarkup.de_json(markup, None) if markup else None
             sender.call(
-                lambda bot, p=part, k=keyboard: bot.send_message(chat, p["text"], reply_markup=k)
+                lambda bot, p=part, k=keyboard: bot.send_message(
+                    chat, p["text"], parse_mode=p.get("parse_mode"), reply_markup=k
+                )
             )
             done = index + 1
     except RetryAfter as error:
@@ -137,6 +139,8 @@ def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed
     except BadRequest as error:  # it will not get better by trying again
         if "chat not found" in str(error).lower():  # the account is gone: push nothing more
             _unreachable(shared, channel, message.address)
+        return Outcome(message.id, Status.FAILED, said(error, sender))
+    except ChatMigrated as error:  # a group became a supergroup: its note is not worth chasing
         return Outcome(message.id, Status.FAILED, said(error, sender))
     except (TelegramError, TimeoutError, OSError, ValueError) as error:
         return Outcome(message.id, Status.RETRY, said(error, sender))

@@ -1,5 +1,7 @@
 """Outbox payloads as Telegram messages: plain text (so nothing a person typed becomes markup),
-and each choice an inline button sent by reference (bot/buttons.py), under the text.
+and each choice an inline button sent by reference (bot/buttons.py), under the text. The
+results card alone is HTML, every character of it escaped, with each characteristic's name and
+score in bold.
 
 Telegram counts a message's 4,096 characters in UTF-16 code units, as LINE counts its 5,000, so
 text is split the same way: between whole graphemes, where a reader would pause.
@@ -7,6 +9,7 @@ text is split the same way: between whole graphemes, where a reader would pause.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from bot.buttons import reference
@@ -32,10 +35,23 @@ def telegram_messages(payload: dict[str, Any], row_id: int) -> list[dict[str, An
     if not chunks and buttons:
         chunks = ["…"]
     messages: list[dict[str, Any]] = [{"text": chunk} for chunk in chunks]
+    if payload.get("card") and len(messages) == 1:
+        card = _card_html(messages[0]["text"], payload["card"])
+        messages = [{"text": card, "parse_mode": "HTML"}]
     if buttons:
         keys = [{"text": label, "callback_data": reference(row_id, i)} for i, label in buttons]
         messages[-1]["reply_markup"] = {"inline_keyboard": _rows(keys)}
     return messages
+
+
+def _card_html(text: str, card: dict[str, Any]) -> str:
+    """The card's text as Telegram HTML: escaped throughout, its score lines in bold."""
+    headers = tuple(f"{bar['label']} {bar['score']:.1f}" for bar in card.get("bars") or [])
+    lines = []
+    for line in text.split("\n"):
+        escaped = html.escape(line, quote=False)
+        lines.append(f"<b>{escaped}</b>" if headers and line.startswith(headers) else escaped)
+    return "\n".join(lines)
 
 
 def _rows(keys: list[dict[str, str]]) -> list[list[dict[str, str]]]:
