@@ -359,9 +359,9 @@ def main() -> int:
         window = crash_window(db)  # in calm: the outage's held lock would stretch it
         outage = Outage(db)
         outage.begin()
-        during = [
-            (hooks.deliver, event_body(fake, u, "text", "ช่วยเหลือ")) for u in users
-        ] + [(hooks.deliver_update, telegram.text_update(c, "ช่วยเหลือ")) for c in chats]
+        during = [(hooks.deliver, event_body(fake, u, "text", "ช่วยเหลือ")) for u in users] + [
+            (hooks.deliver_update, telegram.text_update(c, "ช่วยเหลือ")) for c in chats
+        ]
         senders = [threading.Thread(target=post, args=(body,)) for post, body in during]
         for thread in senders:
             thread.start()
