@@ -44,6 +44,7 @@ migrate: $(BIN)/.installed
 run: export PUBLIC_BASE_URL := $(or $(PUBLIC_BASE_URL),http://127.0.0.1:$(PORT))
 run: $(BIN)/.installed compile-locales migrate
 	$(BIN)/flask load-demo
+	$(BIN)/flask demo-admin
 	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	SIMULATOR_ENABLED=1 $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - 'bot:create_app()'
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import calendar, cli, health, maps, security
+from bot import calendar, cli, console, health, maps, security
 from bot.channel_list import CHANNELS
 from bot.logs import configure_logging
 from bot.runtime import Runtime
@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar.blueprint)
     app.register_blueprint(maps.blueprint)
     cli.init_app(app)
+    console.init_app(app)
     security.init_app(app)
     for error in UNAVAILABLE:
         app.register_error_handler(error, _database_unavailable)

@@ -1,5 +1,5 @@
-"""What coordinators do from the command line until the console exists: attendance, moving or
-cancelling a workshop (registrants are told), and the questions after a workshop."""
+"""What coordinators do from the command line (the use cases are bot/coordination.py's, as in
+the console), and the questions after a workshop."""
 
 from __future__ import annotations
 
@@ -8,31 +8,50 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
+from bot.console.roles import ADMIN, COORDINATOR
+from bot.coordination import Actor, cancel_workshop, mark_attendance, reschedule_workshop
 from bot.runtime import Runtime, runtime
 from bot.service import Inbound
-from bot.workshops import WorkshopDesk
 from storage import workshops
-from storage.models import Registration, Respondent, Workshop
-from storage.outbox import enqueue
-from storage.reminders import reschedule_reminders
+from storage.models import Respondent, Workshop
+from storage.staff import find_user
 from survey_flows.session import FeedbackInput
 
 
 @click.group("workshops")
 def workshops_group() -> None:
-    """Manage workshops: attendance, time changes, cancellations."""
+    """Manage workshops: attendance, time changes, cancellations (as a named staff user)."""
+
+
+BY = click.option(
+    "--by",
+    "email",
+    required=True,
+    help="the email of the coordinator or admin doing it (see create-user); it is audited",
+)
+
+
+def _actor(rt: Runtime, email: str) -> Actor:
+    """The staff user the command acts as: an active coordinator or admin."""
+    with rt.db() as session:
+        user = find_user(session, email)
+        if user is None or not user.active or user.role not in (ADMIN, COORDINATOR):
+            raise click.ClickException(f"{email} is not an active coordinator or admin")
+        return Actor(user.email, user.role, "cli")
 
 
 @workshops_group.command("attendance")
 @click.argument("registration_id", type=int)
 @click.option("--attended/--no-show", default=True, help="mark present (default) or absent")
-@click.option("--by", default="coordinator", show_default=True, help="who is marking it")
+@BY
 @with_appcontext
-def attendance_command(registration_id: int, attended: bool, by: str) -> None:
+def attendance_command(registration_id: int, attended: bool, email: str) -> None:
     """Mark a registration as attended or no-show."""
     rt = runtime()
-    with rt.db.begin() as session:
-        workshops.mark_attendance(session, registration_id, attended, by, rt.clock())
+    try:
+        mark_attendance(rt, _actor(rt, email), registration_id, attended)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
     click.echo("attended" if attended else "no-show")
 
 
@@ -40,58 +59,31 @@ def attendance_command(registration_id: int, attended: bool, by: str) -> None:
 @click.argument("workshop_id", type=int)
 @click.option("--start", "starts", required=True, type=click.DateTime(["%Y-%m-%d %H:%M"]))
 @click.option("--end", "ends", required=True, type=click.DateTime(["%Y-%m-%d %H:%M"]))
-@click.option("--by", default="coordinator", show_default=True)
+@BY
 @with_appcontext
-def reschedule_command(workshop_id: int, starts: datetime, ends: datetime, by: str) -> None:
+def reschedule_command(workshop_id: int, starts: datetime, ends: datetime, email: str) -> None:
     """Move a workshop (local times, e.g. "2026-12-05 09:00"); reminders move, people are told."""
     rt = runtime()
-    now = rt.clock()
     start, end = starts.replace(tzinfo=rt.tz), ends.replace(tzinfo=rt.tz)
-    with rt.db.begin() as session:
-        affected = workshops.reschedule_workshop(session, workshop_id, start, end, now, by)
-        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
-        workshop = session.get(Workshop, workshop_id)
-        reschedule_reminders(session, workshop_id, now, rt.tz, desk.reminder_renderer)
-        _tell(rt, session, affected, workshop, "notice.moved", desk)
-    click.echo(f"moved; {len(affected)} registrants told")
+    try:
+        told = reschedule_workshop(rt, _actor(rt, email), workshop_id, start, end)
+    except (LookupError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"moved; {told} registrants told")
 
 
 @workshops_group.command("cancel")
 @click.argument("workshop_id", type=int)
-@click.option("--by", default="coordinator", show_default=True)
+@BY
 @with_appcontext
-def cancel_command(workshop_id: int, by: str) -> None:
+def cancel_command(workshop_id: int, email: str) -> None:
     """Cancel a workshop; its registrants are told and get no more reminders."""
     rt = runtime()
-    now = rt.clock()
-    with rt.db.begin() as session:
-        affected = workshops.cancel_workshop(session, workshop_id, now, by)
-        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
-        _tell(
-            rt,
-            session,
-            affected,
-            session.get(Workshop, workshop_id),
-            "notice.workshop_cancelled",
-            desk,
-        )
-    click.echo(f"cancelled; {len(affected)} registrants told")
-
-
-def _tell(rt: Runtime, session, registration_ids: list[int], workshop, key: str, desk) -> None:
-    """Queue a notice for each affected registrant, in their language."""
-    for registration_id in registration_ids:
-        registration = session.get(Registration, registration_id)
-        respondent = session.get(Respondent, registration.respondent_id)
-        notice = desk.notice(key, workshop, respondent.language)
-        enqueue(
-            session,
-            respondent,
-            [notice],
-            rt.clock(),
-            delivered=respondent.channel in rt.self_delivering,
-            kind="notice",
-        )
+    try:
+        told = cancel_workshop(rt, _actor(rt, email), workshop_id)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"cancelled; {told} registrants told")
 
 
 def invite_to_feedback(rt: Runtime, now: datetime) -> int:

@@ -330,3 +330,37 @@ class Erasure(Base):
     channel: Mapped[str] = mapped_column(String(16))
     #: How many rows went, table by table.
     rows: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class StaffUser(Base):
+    """Someone who runs the project: signs in to the console, or acts through the CLI."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    #: admin, coordinator or researcher (bot/console/roles.py).
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Part of every session's id: raising it (disabling, a new password) ends their sessions.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp())
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class AuditEntry(Base):
+    """A sensitive action: who did it, when, to what, from where."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+    #: The staff user's email, or what acted without one (the CLI's "cli").
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    target: Mapped[str] = mapped_column(String(254), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The client's address, for logins (the per-address limit counts these).
+    address: Mapped[str] = mapped_column(String(64), default="")

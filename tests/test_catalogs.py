@@ -10,7 +10,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"Msg": None, "say": None, "translate": None}
+KEYWORDS = {"Msg": None, "say": None, "translate": None, "_": None, "gettext": None}
+#: Python sources, and the console's Jinja templates (which call _()).
+METHODS = [("**.py", "python"), ("**/templates/console/**.html", "jinja2")]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -19,7 +21,7 @@ def used_keys() -> set[str]:
     keys: set[str] = set()
     for package in ("survey_flows", "bot"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT / package), keywords=KEYWORDS, comment_tags=()
+            str(ROOT / package), method_map=METHODS, keywords=KEYWORDS, comment_tags=()
         ):
             keys.add(message if isinstance(message, str) else message[0])
     return keys
@@ -54,3 +56,16 @@ def test_thai_respondent_text_keeps_one_polite_voice() -> None:
     for message in catalog("th"):
         if message.id:
             assert "ครับ" not in message.string, message.id
+
+
+def test_every_status_and_role_the_console_shows_has_its_words() -> None:
+    """The console names statuses and roles by key ("console.status." + status): each exists."""
+    from bot.console.roles import ROLES
+
+    statuses = ("registered", "waitlisted", "cancelled", "attended", "no_show")
+    workshop_states = ("open", "full", "cancelled", "done")
+    for language in ("th", "en"):
+        keys = {m.id for m in catalog(language) if m.id}
+        wanted = {f"console.status.{s}" for s in statuses + workshop_states}
+        wanted |= {f"console.role.{role}" for role in ROLES}
+        assert wanted <= keys, wanted - keys

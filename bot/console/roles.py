@@ -1,0 +1,8 @@
+"""The console's roles, and which of them may do what."""
+
+from __future__ import annotations
+
+ADMIN, COORDINATOR, RESEARCHER = "admin", "coordinator", "researcher"
+ROLES = (ADMIN, COORDINATOR, RESEARCHER)
+#: Who runs workshops and sees respondents' contact details.
+RUNS_WORKSHOPS = (ADMIN, COORDINATOR)

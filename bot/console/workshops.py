@@ -1,0 +1,185 @@
+"""The console's home and its workshop pages: the list, one workshop's registrations with
+attendance at the door, a registrant's contact (audited), and cancelling."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from werkzeug.wrappers import Response
+
+from bot.console.accounts import allowed
+from bot.console.blueprint import blueprint
+from bot.console.forms import ActionForm
+from bot.console.roles import ROLES, RUNS_WORKSHOPS
+from bot.console.sign_in import console_language
+from bot.coordination import cancel_workshop, mark_attendance
+from bot.library import PROFILE_FORM_ID
+from bot.runtime import runtime
+from bot.thai_dates import format_thai_datetime
+from storage.models import Registration, Respondent, Workshop
+from storage.staff import audit
+from storage.surveys import latest_versions
+
+
+@blueprint.get("/")
+@allowed(*ROLES)
+def home() -> str:
+    """Coordinators and admins: the workshops; researchers: who has joined, by group and
+    municipality (counts only)."""
+    with runtime().db() as db:
+        if current_user.role not in RUNS_WORKSHOPS:
+            by_place = _respondents_by_place(db)
+            return render_template("console/home.html", groups=sorted(by_place.items()))
+        workshops = db.scalars(
+            select(Workshop).options(joinedload(Workshop.course)).order_by(Workshop.starts_at)
+        ).all()
+        counts = Counter(db.execute(select(Registration.workshop_id, Registration.status)).tuples())
+        rows = [_workshop_row(w, counts) for w in workshops]
+    return render_template("console/home.html", workshops=rows)
+
+
+def _respondents_by_place(db: Session) -> Counter[tuple[str, str]]:
+    """How many real respondents there are in each (group, municipality), by their labels."""
+    labels = profile_labels(db)
+    profiles = db.scalars(select(Respondent.profile).where(Respondent.is_test.is_(False)))
+    return Counter(
+        (
+            labels.get(("group", p.get("group")), "—"),
+            labels.get(("municipality", p.get("municipality")), "—"),
+        )
+        for p in profiles
+    )
+
+
+@blueprint.get("/workshops/<int:workshop_id>")
+@allowed(*RUNS_WORKSHOPS)
+def workshop(workshop_id: int) -> str:
+    """One workshop: its seats and waitlist, attendance buttons, and cancelling."""
+    rt = runtime()
+    with rt.db() as db:
+        found = db.get(Workshop, workshop_id, options=[joinedload(Workshop.course)])
+        if found is None:
+            abort(404)
+        labels = profile_labels(db)
+        registrations = db.execute(
+            select(Registration, Respondent)
+            .join(Respondent, Respondent.id == Registration.respondent_id)
+            .where(Registration.workshop_id == workshop_id)
+            .order_by(
+                Registration.status != "registered", Registration.waitlisted_at, Registration.id
+            )
+        ).all()
+        people = [
+            {
+                "id": registration.id,
+                "status": registration.status,
+                "group": labels.get(("group", person.profile.get("group")), "—"),
+                "municipality": labels.get(
+                    ("municipality", person.profile.get("municipality")), "—"
+                ),
+                "channel": person.channel,
+            }
+            for registration, person in registrations
+        ]
+        row = _workshop_row(found, Counter((workshop_id, r.status) for r, _ in registrations))
+    return render_template(
+        "console/workshop.html", workshop=row, people=people, action=ActionForm()
+    )
+
+
+@blueprint.post("/registrations/<int:registration_id>/attendance/<any(attended, no_show):mark>")
+@allowed(*RUNS_WORKSHOPS)
+def attendance(registration_id: int, mark: str) -> Response:
+    """Mark someone as come or not come, at the door."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    rt = runtime()
+    with rt.db() as db:
+        registration = db.get(Registration, registration_id)
+        if registration is None:
+            abort(404)
+        workshop_id = registration.workshop_id
+    mark_attendance(rt, current_user.actor(), registration_id, mark == "attended")
+    flash(_("console.attendance.saved"), "ok")
+    return redirect(url_for("console.workshop", workshop_id=workshop_id) + f"#r{registration_id}")
+
+
+@blueprint.post("/registrations/<int:registration_id>/contact")
+@allowed(*RUNS_WORKSHOPS)
+def contact(registration_id: int) -> str:
+    """A registrant's channel and platform id, to reach them; every look is audited."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    rt = runtime()
+    with rt.db.begin() as db:
+        registration = db.get(Registration, registration_id)
+        if registration is None:
+            abort(404)
+        person = db.get(Respondent, registration.respondent_id)
+        audit(
+            db,
+            current_user.email,
+            "contact.viewed",
+            rt.clock(),
+            target=f"respondent:{person.id}",
+            address=current_user.actor().address,
+        )
+        shown = {"channel": person.channel, "address": person.channel_user_id}
+        workshop_id = registration.workshop_id
+    return render_template("console/contact.html", contact=shown, workshop_id=workshop_id)
+
+
+@blueprint.post("/workshops/<int:workshop_id>/cancel")
+@allowed(*RUNS_WORKSHOPS)
+def cancel(workshop_id: int) -> Response:
+    """Cancel the workshop: its registrants are told, their reminders withdrawn."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    rt = runtime()
+    try:
+        told = cancel_workshop(rt, current_user.actor(), workshop_id)
+    except LookupError:
+        abort(404)
+    flash(_("console.workshop.cancelled", told=told), "ok")
+    return redirect(url_for("console.workshop", workshop_id=workshop_id))
+
+
+def profile_labels(db: Session) -> dict[tuple[str, str], str]:
+    """The console-language label of each profile answer, by (question, choice code)."""
+    language = console_language()
+    version = next((v for v in latest_versions(db) if v.form_id == PROFILE_FORM_ID), None)
+    if version is None:
+        return {}
+    flow = runtime().library.flow(version)
+    return {
+        (item.name, choice.name): choice.label.get(language)
+        or choice.label.get("th")
+        or choice.name
+        for item in flow.items
+        for choice in item.choices
+    }
+
+
+def _workshop_row(workshop: Workshop, counts: Counter) -> dict[str, Any]:
+    """What the pages show of a workshop."""
+    tz, language = runtime().tz, console_language()
+    seated = sum(counts[(workshop.id, s)] for s in ("registered", "attended", "no_show"))
+    return {
+        "id": workshop.id,
+        "title": workshop.course.title_th
+        if language == "th"
+        else workshop.course.title_en or workshop.course.title_th,
+        "starts": format_thai_datetime(workshop.starts_at.astimezone(tz), language),
+        "venue": workshop.venue,
+        "status": workshop.status,
+        "seated": seated,
+        "capacity": workshop.capacity,
+        "waitlisted": counts[(workshop.id, "waitlisted")],
+        "open": workshop.status not in ("cancelled", "done"),
+    }

@@ -1,0 +1,120 @@
+"""What coordinators do, as use cases that the console and the CLI both call: attendance,
+moving or cancelling a workshop (registrants are told), each done by a named staff user and
+written to the audit log in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.runtime import Runtime
+from bot.workshops import WorkshopDesk
+from storage import workshops
+from storage.models import Registration, Respondent, StaffUser, Workshop
+from storage.outbox import enqueue
+from storage.reminders import reschedule_reminders
+from storage.staff import audit
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The staff user doing something, and where from (their address, or "cli")."""
+
+    email: str
+    role: str
+    address: str = ""
+
+    @classmethod
+    def of(cls, user: StaffUser, address: str = "") -> Actor:
+        """The actor a signed-in account stands for."""
+        return cls(user.email, user.role, address)
+
+
+def mark_attendance(rt: Runtime, actor: Actor, registration_id: int, attended: bool) -> None:
+    """Record whether someone came (attended) or not (no-show)."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        workshops.mark_attendance(session, registration_id, attended, actor.email, now)
+        registration = session.get(Registration, registration_id)
+        audit(
+            session,
+            actor.email,
+            "attendance.marked",
+            now,
+            target=f"registration:{registration_id}",
+            address=actor.address,
+            workshop=registration.workshop_id,
+            attended=attended,
+        )
+
+
+def reschedule_workshop(
+    rt: Runtime, actor: Actor, workshop_id: int, starts: datetime, ends: datetime
+) -> int:
+    """Move a workshop: its reminders move and its registrants are told; returns how many."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        affected = workshops.reschedule_workshop(
+            session, workshop_id, starts, ends, now, actor.email
+        )
+        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
+        workshop = session.get(Workshop, workshop_id)
+        reschedule_reminders(session, workshop_id, now, rt.tz, desk.reminder_renderer)
+        _tell(rt, session, affected, workshop, "notice.moved", desk)
+        audit(
+            session,
+            actor.email,
+            "workshop.rescheduled",
+            now,
+            target=f"workshop:{workshop_id}",
+            address=actor.address,
+            starts=starts.isoformat(),
+            ends=ends.isoformat(),
+            told=len(affected),
+        )
+    return len(affected)
+
+
+def cancel_workshop(rt: Runtime, actor: Actor, workshop_id: int) -> int:
+    """Cancel a workshop: its registrants are told and get no more reminders; returns how many."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        affected = workshops.cancel_workshop(session, workshop_id, now, actor.email)
+        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
+        workshop = session.get(Workshop, workshop_id)
+        _tell(rt, session, affected, workshop, "notice.workshop_cancelled", desk)
+        audit(
+            session,
+            actor.email,
+            "workshop.cancelled",
+            now,
+            target=f"workshop:{workshop_id}",
+            address=actor.address,
+            told=len(affected),
+        )
+    return len(affected)
+
+
+def _tell(
+    rt: Runtime,
+    session: Session,
+    registration_ids: list[int],
+    workshop: Workshop,
+    key: str,
+    desk: WorkshopDesk,
+) -> None:
+    """Queue a notice for each affected registrant, in their language."""
+    for registration_id in registration_ids:
+        registration = session.get(Registration, registration_id)
+        respondent = session.get(Respondent, registration.respondent_id)
+        notice = desk.notice(key, workshop, respondent.language)
+        enqueue(
+            session,
+            respondent,
+            [notice],
+            rt.clock(),
+            delivered=respondent.channel in rt.self_delivering,
+            kind="notice",
+        )
