@@ -103,9 +103,14 @@ def cancel_reminders(session: Session, registration_id: int) -> int:
 
 
 def reschedule_reminders(
-    session: Session, workshop_id: int, now: datetime, tz: ZoneInfo, render: Render
+    session: Session,
+    workshop_id: int,
+    now: datetime,
+    tz: ZoneInfo,
+    render_in: Callable[[str], Render],
 ) -> int:
-    """Queue again the reminders of every seat at a workshop whose times changed; return how many.
+    """Queue again the reminders of every seat at a workshop whose times changed, each in its
+    respondent's language (`render_in(language)`); return how many.
 
     Reminders already sent stay sent; those of the new times still ahead are queued, so a
     workshop moved to a later day reminds its attendees again, and one cancelled reminds no one.
@@ -117,7 +122,9 @@ def reschedule_reminders(
         .order_by(Registration.id)
     ).all()
     return sum(
-        schedule_reminders(session, registration, respondent, now, tz, render)
+        schedule_reminders(
+            session, registration, respondent, now, tz, render_in(respondent.language)
+        )
         for registration, respondent in seats
     )
 

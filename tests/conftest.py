@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.line_user",
     "tests.fake_telegram",
     "tests.telegram_user",
+    "tests.browser",
 ]
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")

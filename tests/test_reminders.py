@@ -232,7 +232,9 @@ def test_moving_a_workshop_moves_its_reminders_and_sends_none_twice(runtime, clo
             take_seat(session, workshop, user, clock.now)
         take_seat(session, workshop, "waiting", clock.now, status="waitlisted")
         workshop.starts_at = at(12, 9)
-        assert reschedule_reminders(session, workshop.id, clock.now, TZ, render) == 4
+        assert (
+            reschedule_reminders(session, workshop.id, clock.now, TZ, lambda _language: render) == 4
+        )
     assert sorted(due_times(runtime)) == [at(11, 9)] * 2 + [at(12, 7)] * 2
     with runtime.db() as session:
         texts = session.scalars(select(OutboxMessage.payload["text"].as_string()))
@@ -243,7 +245,9 @@ def test_moving_a_workshop_moves_its_reminders_and_sends_none_twice(runtime, clo
     assert deliver(runtime, clock.now) == 2
     with runtime.db.begin() as session:
         session.get(Workshop, workshop.id).starts_at = at(12, 11)
-        assert reschedule_reminders(session, workshop.id, clock.now, TZ, render) == 2
+        assert (
+            reschedule_reminders(session, workshop.id, clock.now, TZ, lambda _language: render) == 2
+        )
     assert [status for status, _ in outcomes(runtime)] == ["sent", "sent", "pending", "pending"]
     assert due_times(runtime) == [at(12, 9)] * 2
 

@@ -71,7 +71,8 @@ def login_manager() -> LoginManager:
     manager.login_view = "console.login"
     manager.login_message = "console.login.needed"
     manager.localize_callback = gettext
-    manager.session_protection = "strong"
+    # "basic": a phone that moves from wifi to mobile data keeps its session
+    manager.session_protection = "basic"
     manager.user_loader(load_signed_in)
     return manager
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from bot.console.accounts import MIN_PASSWORD
@@ -44,3 +51,10 @@ class ActionForm(FlaskForm):
     """A button that changes something: only its CSRF token, and an optional note."""
 
     note = StringField(validators=[Length(max=200)])
+
+
+class RescheduleForm(FlaskForm):
+    """A workshop's new start and end, in Lampang's local time."""
+
+    starts = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    ends = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])

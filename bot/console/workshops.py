@@ -15,10 +15,10 @@ from werkzeug.wrappers import Response
 
 from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
-from bot.console.forms import ActionForm
+from bot.console.forms import ActionForm, RescheduleForm
 from bot.console.roles import ROLES, RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
-from bot.coordination import cancel_workshop, mark_attendance
+from bot.coordination import cancel_workshop, mark_attendance, reschedule_workshop
 from bot.library import PROFILE_FORM_ID
 from bot.runtime import runtime
 from bot.thai_dates import format_thai_datetime
@@ -71,8 +71,10 @@ def workshop(workshop_id: int) -> str:
             select(Registration, Respondent)
             .join(Respondent, Respondent.id == Registration.respondent_id)
             .where(Registration.workshop_id == workshop_id)
+            # seats in the order taken, then the waitlist in its order; marking attendance at
+            # the door moves nobody up or down the page
             .order_by(
-                Registration.status != "registered", Registration.waitlisted_at, Registration.id
+                Registration.status == "waitlisted", Registration.waitlisted_at, Registration.id
             )
         ).all()
         people = [
@@ -88,9 +90,32 @@ def workshop(workshop_id: int) -> str:
             for registration, person in registrations
         ]
         row = _workshop_row(found, Counter((workshop_id, r.status) for r, _ in registrations))
+    local = {"starts": found.starts_at.astimezone(rt.tz), "ends": found.ends_at.astimezone(rt.tz)}
+    move = RescheduleForm(data={k: v.replace(tzinfo=None) for k, v in local.items()})
     return render_template(
-        "console/workshop.html", workshop=row, people=people, action=ActionForm()
+        "console/workshop.html", workshop=row, people=people, action=ActionForm(), move=move
     )
+
+
+@blueprint.post("/workshops/<int:workshop_id>/reschedule")
+@allowed(*RUNS_WORKSHOPS)
+def reschedule(workshop_id: int) -> Response:
+    """Move the workshop: its reminders move with it and its registrants are told."""
+    form = RescheduleForm()
+    if not form.validate_on_submit():
+        flash(_("console.workshop.move_invalid"), "error")
+        return redirect(url_for("console.workshop", workshop_id=workshop_id))
+    rt = runtime()
+    starts, ends = (moment.replace(tzinfo=rt.tz) for moment in (form.starts.data, form.ends.data))
+    try:
+        told = reschedule_workshop(rt, current_user.actor(), workshop_id, starts, ends)
+    except LookupError:
+        abort(404)
+    except ValueError:  # ends before it starts, or moved into the past
+        flash(_("console.workshop.move_invalid"), "error")
+        return redirect(url_for("console.workshop", workshop_id=workshop_id))
+    flash(_("console.workshop.moved", told=told), "ok")
+    return redirect(url_for("console.workshop", workshop_id=workshop_id))
 
 
 @blueprint.post("/registrations/<int:registration_id>/attendance/<any(attended, no_show):mark>")

@@ -1,0 +1,113 @@
+"""The console in Debian's chromium: a coordinator at the door on a 390 px phone, a researcher
+who may only look, and an admin who disables an account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import select
+
+from storage.models import Registration, Respondent, Workshop
+from storage.workshops import register
+from tests.browser import SCREENSHOTS, new_phone
+from tests.console_user import PASSWORD, add_account
+
+COORDINATOR, RESEARCHER, ADMIN = "coord@example.org", "research@example.org", "admin@example.org"
+#: How wide the page may be on a 390 px phone: nothing may need sideways scrolling.
+PAGE_WIDTH = "() => document.documentElement.scrollWidth"
+
+
+@pytest.fixture
+def phone(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
+    """A phone-sized browser profile."""
+    context = new_phone(browser, live_url)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def people(app, clock) -> int:
+    """The three accounts, and two drivers registered for the first demo workshop: its id."""
+    for email, role in ((COORDINATOR, "coordinator"), (RESEARCHER, "researcher"), (ADMIN, "admin")):
+        add_account(app, email, role)
+    runtime = app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        workshop = session.scalars(select(Workshop).order_by(Workshop.starts_at)).first()
+        for n in range(2):
+            person = Respondent(
+                channel="line",
+                channel_user_id=f"U{n:032d}",
+                profile={"group": "carriage", "municipality": "nakhon"},
+                created_at=clock.now,
+            )
+            session.add(person)
+            session.flush()
+            register(session, workshop.id, person.id, clock.now)
+        return workshop.id
+
+
+def sign_in(context: BrowserContext, email: str) -> Page:
+    """Open the console and sign in through its form."""
+    page = context.new_page()
+    page.goto("/console/")
+    page.get_by_label("อีเมล").fill(email)
+    page.get_by_label("รหัสผ่าน").fill(PASSWORD)
+    page.get_by_role("button", name="เข้าสู่ระบบ").click()
+    return page
+
+
+@pytest.mark.browser
+def test_a_coordinator_marks_attendance_at_the_door_from_a_phone(app, phone, people) -> None:
+    """Signed in on a phone, the coordinator opens the workshop, marks one driver as come and
+    one as absent; the page fits the screen and its Thai is drawn, not boxes."""
+    page = sign_in(phone, COORDINATOR)
+    expect(page.get_by_role("heading", name="รอบอบรม")).to_be_visible()
+    page.locator(f"a[href='/console/workshops/{people}']").click()
+    expect(page.get_by_text("ลงทะเบียน 2/")).to_be_visible()
+    rows = page.locator(".people li")
+    rows.nth(0).get_by_role("button", name="มา", exact=True).click()
+    expect(page.get_by_text("บันทึกการเข้าร่วมแล้วค่ะ")).to_be_visible()
+    page.locator(".people li").nth(1).get_by_role("button", name="ไม่มา").click()
+    expect(page.locator(".people li .badge", has_text="มาแล้ว")).to_have_count(1)
+    expect(page.locator(".people li .badge", has_text="ไม่มา")).to_have_count(1)
+    assert page.evaluate(PAGE_WIDTH) <= 390
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "console-attendance-390.png", full_page=True)
+    with app.extensions["runtime"].db() as session:
+        statuses = sorted(session.scalars(select(Registration.status)))
+    assert statuses == ["attended", "no_show"]
+
+
+@pytest.mark.browser
+def test_a_researcher_sees_counts_and_no_workshop_or_account_pages(phone, people) -> None:
+    """The researcher's home is who joined by group and municipality, in Thai labels; the
+    workshop and account pages answer 403."""
+    page = sign_in(phone, RESEARCHER)
+    expect(page.get_by_role("heading", name="ผู้ตอบแบบสอบถาม")).to_be_visible()
+    expect(page.get_by_role("cell", name="คนขับรถม้า")).to_be_visible()
+    assert page.goto(f"/console/workshops/{people}").status == 403
+    assert page.goto("/console/users").status == 403
+
+
+@pytest.mark.browser
+def test_an_admin_disables_an_account_in_english(browser, live_url, people) -> None:
+    """On a laptop, in English: the admin unticks the coordinator's account; the coordinator's
+    open session on a phone is over at their next click."""
+    at_the_door = new_phone(browser, live_url)
+    coordinator = sign_in(at_the_door, COORDINATOR)
+    expect(coordinator.get_by_role("heading", name="รอบอบรม")).to_be_visible()
+    laptop = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 800})
+    admin = sign_in(laptop, ADMIN)
+    admin.get_by_role("button", name="English").click()
+    admin.get_by_role("link", name="Accounts").click()
+    row = admin.locator(".people li", has_text=COORDINATOR)
+    row.get_by_label("Active").uncheck()
+    row.get_by_role("button", name="Save").click()
+    expect(admin.get_by_text("Changes saved.")).to_be_visible()
+    admin.screenshot(path=SCREENSHOTS / "console-accounts-en.png", full_page=True)
+    coordinator.reload()
+    expect(coordinator.get_by_role("heading", name="เข้าสู่ระบบ")).to_be_visible()
+    laptop.close()
+    at_the_door.close()
