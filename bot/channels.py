@@ -19,6 +19,7 @@ from flask import Blueprint
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Claimed, Outcome
+from bot.posters import ChatLink
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class Connection(Protocol):
         """Send claimed messages, each chat's in order, and return their outcomes. It calls
         bot.delivery.note_try before each call, and may leave out messages whose claim it
         found lost."""
+        ...
+
+    def chat_link(self, keyword: str | None, workshop_id: int | None) -> ChatLink | None:
+        """A link (for a poster's QR code) that opens the chat with this survey's keyword typed,
+        or at this workshop's sign-up; None when the channel has none."""
         ...
 
 

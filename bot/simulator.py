@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot import postback
 from bot.channels import Channel, Shared
 from bot.delivery import Claimed, Outcome, Status
+from bot.posters import ChatLink
 from bot.runtime import runtime
 from bot.service import Inbound
 from storage.models import OutboxMessage, Respondent
@@ -175,6 +176,10 @@ class SimulatorConnection:
                     kind=original.kind,
                 )
         return [Outcome(message.id, Status.SENT) for message in batch]
+
+    def chat_link(self, keyword: str | None, workshop_id: int | None) -> ChatLink | None:
+        """No poster leads to the simulator: it is for trying the bot, not for respondents."""
+        return None
 
 
 def settings(environ: Mapping[str, str]) -> dict[str, Any]:

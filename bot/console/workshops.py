@@ -41,7 +41,12 @@ def home() -> str:
         ).all()
         counts = Counter(db.execute(select(Registration.workshop_id, Registration.status)).tuples())
         rows = [_workshop_row(w, counts) for w in workshops]
-    return render_template("console/home.html", workshops=rows)
+        surveys = [
+            (v.form_id, runtime().library.flow(v).title.get(console_language()) or v.form_id)
+            for v in latest_versions(db)
+            if v.form_id != PROFILE_FORM_ID
+        ]
+    return render_template("console/home.html", workshops=rows, surveys=surveys)
 
 
 def _respondents_by_place(db: Session) -> Counter[tuple[str, str]]:

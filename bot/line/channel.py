@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from linebot.v3 import WebhookParser
 
@@ -16,6 +17,12 @@ from bot.line.delivery import deliver_to_line
 from bot.line.sender import LINE_API, LineSender
 from bot.line.webhook import CHANNEL as NAME
 from bot.line.webhook import blueprint
+from bot.posters import ChatLink
+
+#: LINE's link that opens an Official Account's chat with a message typed.
+OA_MESSAGE = "https://line.me/R/oaMessage/"
+#: What a workshop poster types in LINE: the word that lists the upcoming workshops.
+WORKSHOPS_WORD = "อบรม"
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class LineConnection:
     shared: Shared
     sender: LineSender | None
     parser: WebhookParser | None
+    #: The Official Account's basic ID ("@123abcde"), for poster links; "" when not given.
+    basic_id: str = ""
 
     def deliver(self, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
         """Send claimed messages to LINE, reply token first; kept for later without a token."""
@@ -33,6 +42,15 @@ class LineConnection:
                 Outcome(m.id, Status.RETRY, "LINE_CHANNEL_ACCESS_TOKEN is not set") for m in batch
             ]
         return deliver_to_line(self.shared, self.sender, batch)
+
+    def chat_link(self, keyword: str | None, workshop_id: int | None) -> ChatLink | None:
+        """LINE's oaMessage link, which opens the chat with a text typed for the person to send:
+        the survey's keyword, or for a workshop the word that lists the workshops (LINE cannot
+        open one directly). None without the account's basic ID (LINE_BASIC_ID)."""
+        if not self.basic_id:
+            return None
+        text = keyword if keyword is not None else WORKSHOPS_WORD
+        return ChatLink("LINE", f"{OA_MESSAGE}{quote(self.basic_id)}/?{quote(text)}")
 
 
 def connect(config: Mapping[str, Any], shared: Shared) -> LineConnection | None:
@@ -44,6 +62,7 @@ def connect(config: Mapping[str, Any], shared: Shared) -> LineConnection | None:
         shared,
         sender=LineSender(config["LINE_API_BASE_URL"], token) if token else None,
         parser=WebhookParser(secret) if secret else None,
+        basic_id=str(config.get("LINE_BASIC_ID") or "").strip(),
     )
 
 
@@ -53,6 +72,7 @@ def settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "LINE_CHANNEL_SECRET": environ.get("LINE_CHANNEL_SECRET", ""),
         "LINE_CHANNEL_ACCESS_TOKEN": environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         "LINE_API_BASE_URL": environ.get("LINE_API_BASE_URL") or LINE_API,
+        "LINE_BASIC_ID": environ.get("LINE_BASIC_ID", ""),
     }
 
 

@@ -11,12 +11,12 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont, features
+from PIL import Image, ImageDraw, ImageFont
 
 from bot.line.sender import LineSender
+from bot.thai_font import thai_font
 
 #: LINE's full rich-menu size; the image must match the declared size exactly.
 WIDTH, HEIGHT = 2500, 1686
@@ -34,8 +34,6 @@ INK_SOFT = (60, 66, 72)
 #: Bold first: thin strokes disappear when LINE shrinks the 2500px image to a phone's width.
 #: Loma is compact, so the longest label fits larger; Garuda is the fallback. Debian's
 #: fonts-thai-tlwg installs the TrueType files, fonts-tlwg-*-otf the OpenType ones.
-FONT_DIRS = (Path("/usr/share/fonts/truetype/tlwg"), Path("/usr/share/fonts/opentype/tlwg"))
-FONT_NAMES = ("Loma-Bold", "Garuda-Bold")
 LABEL_SIZE = 150  # the Thai labels' size if the longest one fits; shrunk together otherwise
 CAPTION_SIZE = 68
 
@@ -197,32 +195,10 @@ def menu_definition() -> dict[str, Any]:
     }
 
 
-def font_path() -> Path:
-    """The first Thai font found from FONT_NAMES; a clear error if none is installed."""
-    for name in FONT_NAMES:
-        for directory in FONT_DIRS:
-            for suffix in (".ttf", ".otf"):
-                path = directory / f"{name}{suffix}"
-                if path.is_file():
-                    return path
-    raise RuntimeError(
-        f"no Thai font ({', '.join(FONT_NAMES)}) in {', '.join(map(str, FONT_DIRS))}: "
-        "run `make system-deps` to install fonts-thai-tlwg"
-    )
-
-
-def _font(size: int, layout_engine: ImageFont.Layout) -> ImageFont.FreeTypeFont:
-    if layout_engine == ImageFont.Layout.RAQM and not features.check("raqm"):
-        # Without raqm Pillow places Thai vowels and tone marks without shaping: they collide
-        # or float, so the menu would be wrong rather than merely plain.
-        raise RuntimeError("Pillow was built without raqm (libraqm), which Thai text needs")
-    return ImageFont.truetype(str(font_path()), size, layout_engine=layout_engine)
-
-
 def _label_size(labels: Sequence[str], layout_engine: ImageFont.Layout) -> int:
     """LABEL_SIZE, or smaller so the longest label fits its tile, the same for every tile."""
     room = TILE_WIDTH - 2 * (MARGIN + LABEL_PADDING)
-    widest = max(_font(LABEL_SIZE, layout_engine).getlength(label) for label in labels)
+    widest = max(thai_font(LABEL_SIZE, layout_engine).getlength(label) for label in labels)
     return min(LABEL_SIZE, int(LABEL_SIZE * room / widest))
 
 
@@ -243,8 +219,8 @@ def draw_tile(tile: Tile, layout_engine: ImageFont.Layout = ImageFont.Layout.RAQ
     # Text is drawn at the final size: FreeType anti-aliases it already. Anchoring on the
     # baseline keeps the labels level across tiles, whatever marks sit above or below.
     draw = ImageDraw.Draw(image)
-    label_font = _font(_label_size([t.label for t in ITEMS], layout_engine), layout_engine)
-    caption_font = _font(CAPTION_SIZE, layout_engine)
+    label_font = thai_font(_label_size([t.label for t in ITEMS], layout_engine), layout_engine)
+    caption_font = thai_font(CAPTION_SIZE, layout_engine)
     middle = TILE_WIDTH / 2
     draw.text((middle, LABEL_BASELINE), tile.label, font=label_font, fill=INK, anchor="ms")
     draw.text(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.channels import Channel, Shared
 from bot.delivery import Claimed, Outcome
+from bot.posters import ChatLink
 from bot.telegram.cli import telegram_group
 from bot.telegram.delivery import deliver_to_telegram, said
+from bot.telegram.links import keyword_payload, workshop_payload
 from bot.telegram.sender import PER_CHAT_SECONDS, PER_SECOND, Pace, TelegramSender
 from bot.telegram.webhook import CHANNEL as NAME
 from bot.telegram.webhook import blueprint
@@ -32,6 +34,8 @@ class TelegramConnection:
     secret: str
     #: The number before the colon of the token: update ids are unique per bot.
     bot_id: str
+    #: The bot's username once Telegram has said it (a box: the connection is frozen).
+    _username: list[str | None] = field(default_factory=lambda: [None])
 
     def deliver(self, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
         """Send claimed messages to Telegram, each chat's in order, at Telegram's pace."""
@@ -49,6 +53,14 @@ class TelegramConnection:
         else:
             call = lambda bot: bot.edit_message_text(text, chat_id, message_id)  # noqa: E731
         self._quietly(self.sender.submit(call))
+
+    def chat_link(self, keyword: str | None, workshop_id: int | None) -> ChatLink | None:
+        """The t.me deep link that opens the chat at the survey, or at the workshop's sign-up
+        (the bot's username asked of Telegram once)."""
+        if self._username[0] is None:
+            self._username[0] = self.sender.call(lambda bot: bot.get_me()).username
+        payload = workshop_payload(workshop_id) if keyword is None else keyword_payload(keyword)
+        return ChatLink("Telegram", f"https://t.me/{self._username[0]}?start={payload}")
 
     def close(self) -> None:
         """Close the Bot's HTTP client and its event loop."""

@@ -21,14 +21,11 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.channels import Shared
 from bot.delivery import Claimed, Outcome, Status, note_try, record
 from bot.telegram.render import telegram_messages
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import CALLS_AT_ONCE, TelegramSender
 from storage.models import Respondent
 
 #: `tried` of a message handed to Telegram.
 SEND = "send"
-#: Calls under way at once (each to a different chat): enough to keep to Telegram's 30 a
-#: second when each answer takes a quarter of a second.
-CALLS_AT_ONCE = 8
 
 
 def deliver_to_telegram(
@@ -122,7 +119,8 @@ def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed
             sender.call(
                 lambda bot, p=part, k=keyboard: bot.send_message(
                     chat, p["text"], parse_mode=p.get("parse_mode"), reply_markup=k
-                )
+                ),
+                paced=True,
             )
             done = index + 1
     except RetryAfter as error:

@@ -24,6 +24,11 @@ T = TypeVar("T")
 #: Telegram's documented pace for a bot is about 30 messages a second, one a second in a chat;
 #: a little inside both, so that network jitter never bunches more into one second on arrival.
 PER_SECOND, PER_CHAT_SECONDS = 28.0, 1.05
+#: Messages under way at once (each to a different chat): enough to keep to Telegram's 30 a
+#: second when each answer takes a quarter of a second.
+CALLS_AT_ONCE = 8
+#: Connections beyond those, for the taps answered and keyboards edited meanwhile.
+SPARE_CONNECTIONS = 4
 
 
 class Pace:
@@ -38,8 +43,8 @@ class Pace:
         self._lock = threading.Lock()
 
     def wait(self, chat: str, clock: Callable[[], float] = time.monotonic) -> None:
-        """Return once a message to `chat` may go; the slot is taken."""
-        with self._lock:  # first this chat's own turn, which holds back no other chat
+        """Return once a message to `chat` may go (its own turn holds back no other chat)."""
+        with self._lock:
             now = clock()
             mine = max(now, self._next_in.get(chat, 0.0))
             self._next_in[chat] = mine + self.chat_gap
@@ -47,12 +52,14 @@ class Pace:
                 self._next_in = {c: t for c, t in self._next_in.items() if t > now}
         if mine > now:
             time.sleep(mine - now)  # real pacing of real sends, not a test waiting
-        with self._lock:  # then a slot in the bot's overall pace
+
+    def take_slot(self, clock: Callable[[], float] = time.monotonic) -> float:
+        """Take the next slot of the bot's overall pace; return the seconds until it."""
+        with self._lock:
             now = clock()
             at = max(now, self._next)
             self._next = at + self.gap
-        if at > now:
-            time.sleep(at - now)
+        return at - now
 
 
 class TelegramSender:
@@ -60,7 +67,15 @@ class TelegramSender:
 
     def __init__(self, base_url: str, token: str, timeout: float = 5.0):
         self.timeout = timeout
-        request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+        # PTB keeps one connection by default: calls made at once would queue for it, and then
+        # leave back to back, bunched, as each answer frees it.
+        request = HTTPXRequest(
+            connection_pool_size=CALLS_AT_ONCE + SPARE_CONNECTIONS,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            pool_timeout=timeout,
+        )
         self.bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
         self.pace = Pace()
         #: Telegram asked (with a 429) that the bot send nothing until then, in the app's clock.
@@ -70,10 +85,13 @@ class TelegramSender:
         self._thread = threading.Thread(target=self._loop.run_forever, name="telegram", daemon=True)
         self._thread.start()
 
-    def call(self, make: Callable[[Bot], Awaitable[T]], wait: float | None = None) -> T:
+    def call(
+        self, make: Callable[[Bot], Awaitable[T]], wait: float | None = None, paced: bool = False
+    ) -> T:
         """Run one Bot API call on the loop and wait for its answer (or its exception), at most
-        `wait` seconds (a long poll's own timeout and more)."""
-        future = self.submit(make)
+        `wait` seconds (a long poll's own timeout and more). A `paced` call (a message sent)
+        leaves in its slot of the bot's overall pace."""
+        future = self.submit(make, paced)
         try:
             # under the delivery lease (15 s), so a claim never lapses during one call
             return future.result(wait or self.timeout * 2)
@@ -81,15 +99,21 @@ class TelegramSender:
             future.cancel()  # so it cannot still land after the try is recorded as failed
             raise
 
-    def submit(self, make: Callable[[Bot], Awaitable[T]]) -> Future[T]:
+    def submit(self, make: Callable[[Bot], Awaitable[T]], paced: bool = False) -> Future[T]:
         """Start one Bot API call on the loop without waiting for it."""
-        return asyncio.run_coroutine_threadsafe(self._run(make), self._loop)
+        return asyncio.run_coroutine_threadsafe(self._run(make, paced), self._loop)
 
-    async def _run(self, make: Callable[[Bot], Awaitable[T]]) -> T:
+    async def _run(self, make: Callable[[Bot], Awaitable[T]], paced: bool) -> T:
         failed = self._ready is not None and self._ready.done() and self._ready.exception()
         if self._ready is None or failed:  # set up the HTTP client once, on this loop
             self._ready = asyncio.ensure_future(self.bot.initialize())
         await asyncio.shield(self._ready)
+        if paced:
+            # The slot is taken here, on the loop, just before the request goes: paced in the
+            # calling threads, sends would bunch on the way by as much as those threads lag.
+            delay = self.pace.take_slot()
+            if delay > 0:
+                await asyncio.sleep(delay)
         return await make(self.bot)
 
     def close(self) -> None:
