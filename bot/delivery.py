@@ -101,11 +101,16 @@ class Outcome:
 
 
 def note_try(
-    db: sessionmaker[Session], messages: Sequence[Claimed], tried: str | None, now: datetime
+    db: sessionmaker[Session],
+    messages: Sequence[Claimed],
+    tried: str | None,
+    now: datetime,
+    renew: Sequence[int] | None = None,
 ) -> bool:
     """Record, before a call, that these messages go out as `tried` (None: that the last try
-    did nothing), and renew their claim's lease; False (and nothing written) when the claim
-    lapsed and another sender holds them."""
+    did nothing), and renew the lease of their claim's messages (or only of those in `renew`,
+    for a sender that works on several parts of one claim at once); False (and nothing
+    written) when the claim lapsed and another sender holds them."""
     claim = messages[0].claim
     with db.begin() as session:
         noted = session.execute(
@@ -120,11 +125,12 @@ def note_try(
         if noted != len(messages):
             session.rollback()
             return False
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.claim == claim, OutboxMessage.status == "sending")
-            .values(due_at=now + LEASE)
+        renewed = update(OutboxMessage).where(
+            OutboxMessage.claim == claim, OutboxMessage.status == "sending"
         )
+        if renew is not None:
+            renewed = renewed.where(OutboxMessage.id.in_(renew))
+        session.execute(renewed.values(due_at=now + LEASE))
     return True
 
 

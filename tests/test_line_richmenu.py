@@ -11,7 +11,7 @@ from flask import Flask
 from linebot.v3.messaging import RichMenuRequest
 from PIL import Image, ImageChops, ImageFont
 
-from bot import create_app
+from bot import create_app, thai_font
 from bot.line import richmenu
 from bot.line.richmenu import ITEMS, draw_tile, menu_definition, menu_image, tile_bounds
 from tests.chat import Respondent
@@ -153,7 +153,7 @@ def test_thai_is_shaped_by_raqm_in_the_menu(png: bytes) -> None:
 
 
 def test_a_missing_thai_font_says_how_to_install_one(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(richmenu, "FONT_DIRS", (tmp_path,))
+    monkeypatch.setattr(thai_font, "FONT_DIRS", (tmp_path,))
 
     with pytest.raises(RuntimeError, match="make system-deps"):
         menu_image()

@@ -73,7 +73,7 @@ def _next_of(
         return _released(queue, "Telegram asked to wait", quiet)
     message = queue.pop(0)
     try:
-        outcome = _send(shared, sender, channel, message)
+        outcome = _send(shared, sender, channel, message, waiting=[m.id for m in queue])
     except Exception as error:  # what was sent stays sent: only this one is tried again
         outcome = Outcome(message.id, Status.RETRY, type(error).__name__)
     if outcome is None:  # our claim lapsed: another sender has these now
@@ -101,7 +101,9 @@ def _quiet_for(sender: TelegramSender, now: datetime) -> float:
     return (until - now).total_seconds() if until is not None and until > now else 0.0
 
 
-def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed) -> Outcome | None:
+def _send(
+    shared: Shared, sender: TelegramSender, channel: str, message: Claimed, waiting: list[int]
+) -> Outcome | None:
     """One outbox message as one or more sendMessage calls, each noted before it goes, so a
     message cut in parts resumes at the part that may not have arrived (None: the claim
     lapsed)."""
@@ -111,7 +113,10 @@ def _send(shared: Shared, sender: TelegramSender, channel: str, message: Claimed
         chat = int(message.address)
         for index in range(first, len(parts)):
             sender.pace.wait(message.address)  # before the note: the window is the call alone
-            if not note_try(shared.db, [message], part_tried(message.id, index), shared.clock()):
+            # The lease renewed is this chat's alone: the callers sending to other chats of the
+            # same claim at the same moment would otherwise wait on each other's row locks.
+            tried, renew = part_tried(message.id, index), [message.id, *waiting]
+            if not note_try(shared.db, [message], tried, shared.clock(), renew):
                 return None
             part = parts[index]
             markup = part.get("reply_markup")
