@@ -25,8 +25,9 @@ T = TypeVar("T")
 #: a little inside both, so that network jitter never bunches more into one second on arrival.
 PER_SECOND, PER_CHAT_SECONDS = 28.0, 1.05
 #: Messages under way at once (each to a different chat): enough to keep to Telegram's 30 a
-#: second when each answer takes a quarter of a second.
-CALLS_AT_ONCE = 8
+#: second when answers take a seventh of a second, and few enough that the threads waiting on
+#: them never hold back the event loop that writes the requests (which bunched their arrival).
+CALLS_AT_ONCE = 4
 #: Connections beyond those, for the taps answered and keyboards edited meanwhile.
 SPARE_CONNECTIONS = 4
 
