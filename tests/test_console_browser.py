@@ -1,11 +1,16 @@
-"""The console in Debian's chromium: a coordinator at the door on a 390 px phone, a researcher
-who may only look, and an admin who disables an account."""
+"""The console in Debian's chromium: a coordinator at the door on a 390 px phone (and the
+workshop's poster, its QR code decoded back to the chat link), a researcher who may only look,
+and an admin who disables an account."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
+import zxingcpp
+from flask import Flask
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
@@ -17,6 +22,25 @@ from tests.console_user import PASSWORD, add_account
 COORDINATOR, RESEARCHER, ADMIN = "coord@example.org", "research@example.org", "admin@example.org"
 #: How wide the page may be on a 390 px phone: nothing may need sideways scrolling.
 PAGE_WIDTH = "() => document.documentElement.scrollWidth"
+
+
+@pytest.fixture
+def app(database_url, clock) -> Iterator[Flask]:
+    """The app with the demo content and a LINE Official Account's basic ID, for posters."""
+    from bot import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "CLOCK": clock,
+            "TESTING": True,
+            "LINE_CHANNEL_SECRET": "test-channel-secret",
+            "LINE_BASIC_ID": "@123abcde",
+        }
+    )
+    assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
+    yield app
+    app.extensions["runtime"].close()
 
 
 @pytest.fixture
@@ -78,6 +102,12 @@ def test_a_coordinator_marks_attendance_at_the_door_from_a_phone(app, phone, peo
     with app.extensions["runtime"].db() as session:
         statuses = sorted(session.scalars(select(Registration.status)))
     assert statuses == ["attended", "no_show"]
+    with page.expect_download() as poster:
+        page.get_by_role("link", name="โปสเตอร์").click()
+    codes = zxingcpp.read_barcodes(Image.open(poster.value.path()))
+    assert [code.text for code in codes] == [
+        f"https://line.me/R/oaMessage/%40123abcde/?{quote('อบรม')}"
+    ]
 
 
 @pytest.mark.browser

@@ -60,3 +60,40 @@ def test_moving_a_workshop_tells_its_registrants_and_moves_their_reminders(app, 
         assert session.scalars(
             select(AuditEntry.action).where(AuditEntry.action == "workshop.rescheduled")
         ).one()
+
+
+def test_the_attendance_list_downloads_as_csv_and_xlsx(app, clock) -> None:
+    """CSV that Excel reads as Thai (UTF-8 with BOM) and XLSX with a frozen header and the
+    number as a number, one row per registration; each download is audited, and a researcher
+    gets none."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    add_account(app, COORDINATOR, "coordinator")
+    add_account(app, "r@example.org", "researcher")
+    workshop_id, registration_id = seated(app, clock)
+    user = ConsoleUser(app)
+    user.sign_in(COORDINATOR)
+    answer = user.client.get(f"/console/workshops/{workshop_id}/attendance.csv")
+    assert answer.status_code == 200 and answer.data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(answer.data.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["เลขที่", "สถานะ", "กลุ่ม"]
+    assert rows[1][:3] == [str(registration_id), "ลงทะเบียนแล้ว", "คนขับรถม้า"] and "2569" in rows[1][5]
+    book = load_workbook(
+        io.BytesIO(user.client.get(f"/console/workshops/{workshop_id}/attendance.xlsx").data)
+    )
+    sheet = book.active
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
+    assert sheet["A2"].value == registration_id and sheet["C2"].value == "คนขับรถม้า"
+    with app.extensions["runtime"].db() as session:
+        downloads = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "attendance_list.downloaded")
+        ).all()
+    assert [entry.detail["format"] for entry in downloads] == ["csv", "xlsx"]
+    researcher = ConsoleUser(app)
+    researcher.sign_in("r@example.org")
+    assert (
+        researcher.client.get(f"/console/workshops/{workshop_id}/attendance.csv").status_code == 403
+    )

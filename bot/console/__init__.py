@@ -15,7 +15,13 @@ from pathlib import Path
 from flask import Flask
 from flask_babel import Babel
 
-from bot.console import admin, posters, sign_in, workshops  # noqa: F401 - they add their pages
+from bot.console import (  # noqa: F401 - they add their pages
+    admin,
+    attendance_list,
+    posters,
+    sign_in,
+    workshops,
+)
 from bot.console.accounts import login_manager
 from bot.console.blueprint import blueprint
 from bot.console.cli import create_user_command, demo_admin_command

@@ -71,30 +71,8 @@ def workshop(workshop_id: int) -> str:
         found = db.get(Workshop, workshop_id, options=[joinedload(Workshop.course)])
         if found is None:
             abort(404)
-        labels = profile_labels(db)
-        registrations = db.execute(
-            select(Registration, Respondent)
-            .join(Respondent, Respondent.id == Registration.respondent_id)
-            .where(Registration.workshop_id == workshop_id)
-            # seats in the order taken, then the waitlist in its order; marking attendance at
-            # the door moves nobody up or down the page
-            .order_by(
-                Registration.status == "waitlisted", Registration.waitlisted_at, Registration.id
-            )
-        ).all()
-        people = [
-            {
-                "id": registration.id,
-                "status": registration.status,
-                "group": labels.get(("group", person.profile.get("group")), "—"),
-                "municipality": labels.get(
-                    ("municipality", person.profile.get("municipality")), "—"
-                ),
-                "channel": person.channel,
-            }
-            for registration, person in registrations
-        ]
-        row = _workshop_row(found, Counter((workshop_id, r.status) for r, _ in registrations))
+        people = registrants(db, workshop_id)
+        row = _workshop_row(found, Counter((workshop_id, p["status"]) for p in people))
     local = {"starts": found.starts_at.astimezone(rt.tz), "ends": found.ends_at.astimezone(rt.tz)}
     move = RescheduleForm(data={k: v.replace(tzinfo=None) for k, v in local.items()})
     return render_template(
@@ -178,6 +156,29 @@ def cancel(workshop_id: int) -> Response:
         abort(404)
     flash(_("console.workshop.cancelled", told=told), "ok")
     return redirect(url_for("console.workshop", workshop_id=workshop_id))
+
+
+def registrants(db: Session, workshop_id: int) -> list[dict[str, Any]]:
+    """A workshop's registrations as the console shows them: seats in the order taken, then the
+    waitlist in its order (so marking attendance at the door moves nobody up or down)."""
+    labels = profile_labels(db)
+    rows = db.execute(
+        select(Registration, Respondent)
+        .join(Respondent, Respondent.id == Registration.respondent_id)
+        .where(Registration.workshop_id == workshop_id)
+        .order_by(Registration.status == "waitlisted", Registration.waitlisted_at, Registration.id)
+    ).all()
+    return [
+        {
+            "id": registration.id,
+            "status": registration.status,
+            "group": labels.get(("group", person.profile.get("group")), "—"),
+            "municipality": labels.get(("municipality", person.profile.get("municipality")), "—"),
+            "channel": person.channel,
+            "registered_at": registration.created_at,
+        }
+        for registration, person in rows
+    ]
 
 
 def profile_labels(db: Session) -> dict[tuple[str, str], str]:
