@@ -12,10 +12,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, current_app, request
 from flask_babel import gettext
 from flask_login import LoginManager, UserMixin, current_user
+from sqlalchemy.orm import Session
 
 from bot.coordination import Actor
 from bot.runtime import runtime
 from storage.models import StaffUser
+from storage.staff import audit
 
 #: A password shorter than this is refused.
 MIN_PASSWORD = 10
@@ -92,3 +94,16 @@ def allowed(*roles: str) -> Callable[[F], F]:
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def audit_here(db: Session, action: str, target: str = "", **detail: Any) -> None:
+    """Audit an action of the signed-in account, from this request's address."""
+    audit(
+        db,
+        current_user.email,
+        action,
+        runtime().clock(),
+        target=target,
+        address=request.remote_addr or "",
+        **detail,
+    )

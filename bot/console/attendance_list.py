@@ -9,11 +9,10 @@ from typing import Any
 
 from flask import Response, abort
 from flask_babel import gettext as _
-from flask_login import current_user
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from bot.console.accounts import allowed
+from bot.console.accounts import allowed, audit_here
 from bot.console.blueprint import blueprint
 from bot.console.roles import RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
@@ -21,7 +20,6 @@ from bot.console.workshops import registrants
 from bot.runtime import runtime
 from bot.thai_dates import format_thai_datetime
 from storage.models import Workshop
-from storage.staff import audit
 
 COLUMNS = ("number", "status", "group", "municipality", "channel", "registered_at", "signature")
 
@@ -35,13 +33,10 @@ def attendance_list(workshop_id: int, kind: str) -> Response:
         if db.get(Workshop, workshop_id) is None:
             abort(404)
         people = registrants(db, workshop_id)
-        audit(
+        audit_here(
             db,
-            current_user.email,
             "attendance_list.downloaded",
-            rt.clock(),
             target=f"workshop:{workshop_id}",
-            address=current_user.actor().address,
             rows=len(people),
             format=kind,
         )

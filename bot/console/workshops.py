@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
-from bot.console.accounts import allowed
+from bot.console.accounts import allowed, audit_here
 from bot.console.blueprint import blueprint
 from bot.console.forms import ActionForm, RescheduleForm
 from bot.console.roles import ROLES, RUNS_WORKSHOPS
@@ -23,7 +23,6 @@ from bot.library import PROFILE_FORM_ID
 from bot.runtime import runtime
 from bot.thai_dates import format_thai_datetime
 from storage.models import Registration, Respondent, Workshop
-from storage.staff import audit
 from storage.surveys import latest_versions
 
 
@@ -130,14 +129,7 @@ def contact(registration_id: int) -> str:
         if registration is None:
             abort(404)
         person = db.get(Respondent, registration.respondent_id)
-        audit(
-            db,
-            current_user.email,
-            "contact.viewed",
-            rt.clock(),
-            target=f"respondent:{person.id}",
-            address=current_user.actor().address,
-        )
+        audit_here(db, "contact.viewed", target=f"respondent:{person.id}")
         shown = {"channel": person.channel, "address": person.channel_user_id}
         workshop_id = registration.workshop_id
     return render_template("console/contact.html", contact=shown, workshop_id=workshop_id)
