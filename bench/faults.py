@@ -267,23 +267,17 @@ def telegram_tally(db: Database, fake, chats: list[int]) -> tuple[int, int]:
     """Telegram messages the outbox holds for these chats that never arrived (or were never
     sent), and those that arrived more than once: compared part by part, text and buttons."""
     from bot.telegram.render import telegram_messages
+    from tests.outbox_tally import lost_and_doubled
 
-    rows, _ = outbox_rows(db)
-    lost = twice = 0
-    for chat in chats:
-        expected: Counter[tuple] = Counter()
-        for row_id, address, payload, status, _ in rows:
-            if address != str(chat):
-                continue
-            for part in telegram_messages(payload, row_id):
-                if status != "sent":
-                    lost += 1
-                    continue
-                expected[_seen(part["text"], part.get("reply_markup"))] += 1
-        arrived = Counter(_seen(m["text"], m.get("reply_markup")) for m in fake.sent_to(chat))
-        lost += sum((expected - arrived).values())
-        twice += sum((arrived - expected).values())
-    return lost, twice
+    return lost_and_doubled(
+        db.app_url,
+        [str(chat) for chat in chats],
+        lambda payload, row_id: (
+            _seen(part["text"], part.get("reply_markup"))
+            for part in telegram_messages(payload, row_id)
+        ),
+        lambda chat: (_seen(m["text"], m.get("reply_markup")) for m in fake.sent_to(int(chat))),
+    )
 
 
 def _seen(text: str, markup: dict | None) -> tuple:

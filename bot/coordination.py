@@ -32,12 +32,13 @@ class Actor:
         return cls(user.email, user.role, address)
 
 
-def mark_attendance(rt: Runtime, actor: Actor, registration_id: int, attended: bool) -> None:
-    """Record whether someone came (attended) or not (no-show)."""
+def mark_attendance(rt: Runtime, actor: Actor, registration_id: int, attended: bool) -> int:
+    """Record whether someone came (attended) or not (no-show); return the workshop's id
+    (LookupError for no such registration)."""
     now = rt.clock()
     with rt.db.begin() as session:
         workshops.mark_attendance(session, registration_id, attended, actor.email, now)
-        registration = session.get(Registration, registration_id)
+        workshop_id = session.get(Registration, registration_id).workshop_id
         audit(
             session,
             actor.email,
@@ -45,9 +46,10 @@ def mark_attendance(rt: Runtime, actor: Actor, registration_id: int, attended: b
             now,
             target=f"registration:{registration_id}",
             address=actor.address,
-            workshop=registration.workshop_id,
+            workshop=workshop_id,
             attended=attended,
         )
+    return workshop_id
 
 
 def reschedule_workshop(

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import icu
-import regex
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.text_cut import GRAPHEME
 from bot.thai_font import thai_font
 
 #: A4 at 150 dots per inch: sharp enough on paper, small enough to download in the field.
@@ -82,7 +82,7 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
         if line.strip():
             lines.append(line.rstrip())
         line = ""
-        for grapheme in regex.findall(r"\X", piece):
+        for grapheme in GRAPHEME.findall(piece):
             if font.getlength((line + grapheme).rstrip()) > width and line.strip():
                 lines.append(line.rstrip())
                 line = ""
@@ -135,7 +135,7 @@ def _url_lines(url: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     """The link printed for those who type it (Thai as Thai, not %-escapes), cut between
     graphemes to fit the slot."""
     lines, line = [], ""
-    for character in regex.findall(r"\X", urllib.parse.unquote(url)):
+    for character in GRAPHEME.findall(urllib.parse.unquote(url)):
         if font.getlength(line + character) > width and line:
             lines.append(line)
             line = ""

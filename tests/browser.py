@@ -66,3 +66,11 @@ def new_phone(browser: Browser, live_url: str, **options: bool) -> BrowserContex
 
 #: Where the browser tests leave screenshots for a person to look at (kept out of git).
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def context(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
+    """A fresh phone-sized browser profile, clicked with a mouse."""
+    context = new_phone(browser, live_url)
+    yield context
+    context.close()

@@ -149,35 +149,17 @@ def text_of(messages: list[dict]) -> str:
 def lost_and_doubled(database_url: str, fake, users: list[str]) -> tuple[int, int]:
     """LINE messages the outbox holds for these users that never arrived (or were never sent),
     and those that arrived more than once: compared message by message, as LINE renders them."""
-    from collections import Counter
-
     from bot.line.render import line_messages
-    from storage.db import make_engine
-    from storage.models import OutboxMessage
+    from tests.outbox_tally import lost_and_doubled as tally
 
-    engine = make_engine(database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                OutboxMessage.id, OutboxMessage.address, OutboxMessage.payload, OutboxMessage.status
-            ).where(OutboxMessage.address.in_(users))
-        ).all()
-    engine.dispose()
-    lost = doubled = 0
-    for user in users:
-        expected: Counter[str] = Counter()
-        for row_id, address, payload, status in rows:
-            if address != user:
-                continue
-            for message in line_messages(payload, row_id, payload.get("offset", 0)):
-                if status != "sent":  # never went, or given up: lost as well
-                    lost += 1
-                    continue
-                expected[json.dumps(message, sort_keys=True, ensure_ascii=False)] += 1
-        arrived = Counter(
-            json.dumps(message, sort_keys=True, ensure_ascii=False)
-            for message in fake.messages_to(user)
-        )
-        lost += sum((expected - arrived).values())
-        doubled += sum((arrived - expected).values())
-    return lost, doubled
+    def as_seen(message: dict) -> str:
+        return json.dumps(message, sort_keys=True, ensure_ascii=False)
+
+    return tally(
+        database_url,
+        users,
+        lambda payload, row_id: map(
+            as_seen, line_messages(payload, row_id, payload.get("offset", 0))
+        ),
+        lambda user: map(as_seen, fake.messages_to(user)),
+    )

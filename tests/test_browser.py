@@ -20,14 +20,6 @@ LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @pytest.fixture
-def context(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
-    """A fresh phone-sized browser profile, clicked with a mouse."""
-    context = new_phone(browser, live_url)
-    yield context
-    context.close()
-
-
-@pytest.fixture
 def errors() -> Iterator[list[str]]:
     """JavaScript errors seen on any page opened with open_chat(); a test ends with none."""
     seen: list[str] = []

@@ -11,7 +11,7 @@ import pytest
 import zxingcpp
 from flask import Flask
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from storage.models import Registration, Respondent, Workshop
@@ -41,14 +41,6 @@ def app(database_url, clock) -> Iterator[Flask]:
     assert app.test_cli_runner().invoke(args=["load-demo"]).exit_code == 0
     yield app
     app.extensions["runtime"].close()
-
-
-@pytest.fixture
-def phone(browser: Browser, live_url: str) -> Iterator[BrowserContext]:
-    """A phone-sized browser profile."""
-    context = new_phone(browser, live_url)
-    yield context
-    context.close()
 
 
 @pytest.fixture
@@ -83,10 +75,10 @@ def sign_in(context: BrowserContext, email: str) -> Page:
 
 
 @pytest.mark.browser
-def test_a_coordinator_marks_attendance_at_the_door_from_a_phone(app, phone, people) -> None:
+def test_a_coordinator_marks_attendance_at_the_door_from_a_phone(app, context, people) -> None:
     """Signed in on a phone, the coordinator opens the workshop, marks one driver as come and
     one as absent; the page fits the screen and its Thai is drawn, not boxes."""
-    page = sign_in(phone, COORDINATOR)
+    page = sign_in(context, COORDINATOR)
     expect(page.get_by_role("heading", name="รอบอบรม")).to_be_visible()
     page.locator(f"a[href='/console/workshops/{people}']").click()
     expect(page.get_by_text("ลงทะเบียน 2/")).to_be_visible()
@@ -111,10 +103,10 @@ def test_a_coordinator_marks_attendance_at_the_door_from_a_phone(app, phone, peo
 
 
 @pytest.mark.browser
-def test_a_researcher_sees_counts_and_no_workshop_or_account_pages(phone, people) -> None:
+def test_a_researcher_sees_counts_and_no_workshop_or_account_pages(context, people) -> None:
     """The researcher's home is who joined by group and municipality, in Thai labels; the
     workshop and account pages answer 403."""
-    page = sign_in(phone, RESEARCHER)
+    page = sign_in(context, RESEARCHER)
     expect(page.get_by_role("heading", name="ผู้ตอบแบบสอบถาม")).to_be_visible()
     expect(page.get_by_role("cell", name="คนขับรถม้า")).to_be_visible()
     assert page.goto(f"/console/workshops/{people}").status == 403

@@ -8,13 +8,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from bot.console.accounts import allowed, hash_password
+from bot.console.accounts import allowed, audit_here, hash_password
 from bot.console.blueprint import blueprint
 from bot.console.forms import NewUserForm, UserChangeForm
 from bot.console.roles import ADMIN
 from bot.runtime import runtime
 from storage.models import StaffUser
-from storage.staff import add_user, audit, find_user, latest_entries
+from storage.staff import add_user, find_user, latest_entries
 
 
 @blueprint.route("/users", methods=["GET", "POST"])
@@ -34,14 +34,7 @@ def users() -> str | Response:
                     hash_password(form.password.data),
                     rt.clock(),
                 )
-                audit(
-                    db,
-                    current_user.email,
-                    "user.created",
-                    rt.clock(),
-                    target=user.email,
-                    role=user.role,
-                )
+                audit_here(db, "user.created", target=user.email, role=user.role)
                 flash(_("console.users.created"), "ok")
                 return redirect(url_for("console.users"))
     with rt.db() as db:
@@ -65,22 +58,13 @@ def change_user(user_id: int) -> Response:
         if user.id == current_user.user_id and (not form.active.data or form.role.data != ADMIN):
             flash(_("console.users.not_yourself"), "error")
             return redirect(url_for("console.users"))
-        now = rt.clock()
         if form.role.data != user.role:
-            audit(
-                db,
-                current_user.email,
-                "role.changed",
-                now,
-                target=user.email,
-                old=user.role,
-                new=form.role.data,
-            )
+            audit_here(db, "role.changed", target=user.email, old=user.role, new=form.role.data)
             user.role = form.role.data
             user.session_version += 1  # a session keeps the role it began with: end it
         if form.active.data != user.active:
             action = "user.enabled" if form.active.data else "user.disabled"
-            audit(db, current_user.email, action, now, target=user.email)
+            audit_here(db, action, target=user.email)
             user.active = form.active.data
             user.session_version += 1
     flash(_("console.users.changed"), "ok")

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from bot.console.accounts import SignedIn, hash_password, password_matches
+from bot.console.accounts import SignedIn, audit_here, hash_password, password_matches
 from bot.console.blueprint import blueprint
 from bot.console.forms import ActionForm, LoginForm, PasswordForm
 from bot.runtime import runtime
@@ -88,7 +88,7 @@ def change_password() -> str | Response:
         if changed:
             user.password_hash = hash_password(form.new.data)
             user.session_version += 1
-            audit(db, user.email, "password.changed", rt.clock(), address=request.remote_addr or "")
+            audit_here(db, "password.changed")
             signed_in = SignedIn(user)
     if not changed:
         flash(_("console.password.wrong"), "error")

@@ -106,13 +106,12 @@ def attendance(registration_id: int, mark: str) -> Response:
     """Mark someone as come or not come, at the door."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    rt = runtime()
-    with rt.db() as db:
-        registration = db.get(Registration, registration_id)
-        if registration is None:
-            abort(404)
-        workshop_id = registration.workshop_id
-    mark_attendance(rt, current_user.actor(), registration_id, mark == "attended")
+    try:
+        workshop_id = mark_attendance(
+            runtime(), current_user.actor(), registration_id, mark == "attended"
+        )
+    except LookupError:
+        abort(404)
     flash(_("console.attendance.saved"), "ok")
     return redirect(url_for("console.workshop", workshop_id=workshop_id) + f"#r{registration_id}")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from bot.channels import Channel, Shared
@@ -34,8 +35,6 @@ class TelegramConnection:
     secret: str
     #: The number before the colon of the token: update ids are unique per bot.
     bot_id: str
-    #: The bot's username once Telegram has said it (a box: the connection is frozen).
-    _username: list[str | None] = field(default_factory=lambda: [None])
 
     def deliver(self, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
         """Send claimed messages to Telegram, each chat's in order, at Telegram's pace."""
@@ -54,13 +53,15 @@ class TelegramConnection:
             call = lambda bot: bot.edit_message_text(text, chat_id, message_id)  # noqa: E731
         self._quietly(self.sender.submit(call))
 
-    def chat_link(self, keyword: str | None, workshop_id: int | None) -> ChatLink | None:
-        """The t.me deep link that opens the chat at the survey, or at the workshop's sign-up
-        (the bot's username asked of Telegram once)."""
-        if self._username[0] is None:
-            self._username[0] = self.sender.call(lambda bot: bot.get_me()).username
+    def chat_link(self, keyword: str | None, workshop_id: int | None) -> ChatLink:
+        """The t.me deep link that opens the chat at the survey, or at the workshop's sign-up."""
         payload = workshop_payload(workshop_id) if keyword is None else keyword_payload(keyword)
-        return ChatLink("Telegram", f"https://t.me/{self._username[0]}?start={payload}")
+        return ChatLink("Telegram", f"https://t.me/{self.username}?start={payload}")
+
+    @cached_property
+    def username(self) -> str:
+        """The bot's username, asked of Telegram once."""
+        return self.sender.call(lambda bot: bot.get_me()).username
 
     def close(self) -> None:
         """Close the Bot's HTTP client and its event loop."""

@@ -8,7 +8,6 @@ from telegram import BotCommand, Update
 from telegram.error import TelegramError
 
 from bot.runtime import runtime
-from bot.telegram.links import keyword_payload, workshop_payload
 from bot.telegram.webhook import CHANNEL, MENU_COMMANDS, handle_update
 
 #: How long one long poll waits for an update before asking again.
@@ -124,10 +123,9 @@ def link_command(keyword: str | None, workshop: int | None) -> None:
     if (keyword is None) == (workshop is None):
         raise click.UsageError("give --keyword or --workshop")
     try:
-        payload = keyword_payload(keyword) if keyword is not None else workshop_payload(workshop)
-        me = _connection().sender.call(lambda bot: bot.get_me())
+        link = _connection().chat_link(keyword, workshop)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     except TelegramError as error:
         raise click.ClickException(f"Telegram refused: {error}") from None
-    click.echo(f"https://t.me/{me.username}?start={payload}")
+    click.echo(link.url)
