@@ -1,18 +1,21 @@
-"""What coordinators do, as use cases that the console and the CLI both call: attendance,
-moving or cancelling a workshop (registrants are told), each done by a named staff user and
-written to the audit log in the same transaction."""
+"""What coordinators do, as use cases that the console and the CLI both call: courses, new
+workshops and their details (more seats go to the waitlist), attendance, moving or cancelling a
+workshop (registrants are told), each done by a named staff user and written to the audit log in
+the same transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from bot.workshops import WorkshopDesk
 from storage import workshops
-from storage.models import Registration, Respondent, StaffUser, Workshop
+from storage.courses import save_courses
+from storage.models import Course, Registration, Respondent, StaffUser, Workshop
 from storage.outbox import enqueue
 from storage.reminders import reschedule_reminders
 from storage.staff import audit
@@ -30,6 +33,83 @@ class Actor:
     def of(cls, user: StaffUser, address: str = "") -> Actor:
         """The actor a signed-in account stands for."""
         return cls(user.email, user.role, address)
+
+
+def save_course(rt: Runtime, actor: Actor, row: dict[str, str]) -> int:
+    """Add a course, or change the one with this code (ValueError for what is missing or
+    wrong); return its id."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        save_courses(session, [row])
+        course_id = session.scalar(select(Course.id).where(Course.code == row["code"].strip()))
+        audit(
+            session,
+            actor.email,
+            "course.saved",
+            now,
+            target=f"course:{course_id}",
+            address=actor.address,
+            code=row["code"].strip(),
+        )
+    return course_id
+
+
+def add_workshop(
+    rt: Runtime,
+    actor: Actor,
+    course_id: int,
+    starts: datetime,
+    ends: datetime,
+    details: workshops.WorkshopDetails,
+) -> int:
+    """Open a new workshop of a course for sign-up; return its id (LookupError for no such
+    course, ValueError for times or details that cannot be)."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        workshop = workshops.add_workshop(session, course_id, starts, ends, details, now)
+        audit(
+            session,
+            actor.email,
+            "workshop.added",
+            now,
+            target=f"workshop:{workshop.id}",
+            address=actor.address,
+            course=course_id,
+            starts=starts.isoformat(),
+            capacity=details.capacity,
+        )
+        return workshop.id
+
+
+def change_workshop(
+    rt: Runtime, actor: Actor, workshop_id: int, details: workshops.WorkshopDetails
+) -> workshops.WorkshopChange:
+    """Change a workshop's place, seats, deadline or code word: those who move up from the
+    waitlist get their seat and hear of it, and a new place is told to every registrant."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        change = workshops.change_workshop(session, workshop_id, details, now)
+        desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
+        for registration in change.promoted:
+            desk.tell_promoted(registration.respondent_id, registration.id, change.workshop)
+        workshop = session.get(Workshop, workshop_id)
+        if change.to_tell:
+            # the reminders say where to go, so they are written again with the new place
+            reschedule_reminders(session, workshop_id, now, rt.tz, desk.reminder_renderer)
+            _tell(rt, session, list(change.to_tell), workshop, "notice.venue_changed", desk)
+        audit(
+            session,
+            actor.email,
+            "workshop.changed",
+            now,
+            target=f"workshop:{workshop_id}",
+            address=actor.address,
+            venue=details.venue,
+            capacity=details.capacity,
+            promoted=len(change.promoted),
+            told=len(change.to_tell),
+        )
+    return change
 
 
 def mark_attendance(rt: Runtime, actor: Actor, registration_id: int, attended: bool) -> int:

@@ -160,7 +160,7 @@ class WorkshopDesk:
             return [self._text("cancel.not_found", respondent.language)]
         cancel_reminders(self.session, registration_id)
         if result.promoted_respondent_id and result.promoted_registration_id:
-            self._tell_promoted(
+            self.tell_promoted(
                 result.promoted_respondent_id, result.promoted_registration_id, result.workshop
             )
         workshop = result.workshop
@@ -168,8 +168,8 @@ class WorkshopDesk:
         when = workshop.starts_at.astimezone(self.tz)
         return [self._text("cancel.done", respondent.language, title=title, when=when)]
 
-    def _tell_promoted(self, respondent_id: int, registration_id: int, workshop) -> None:
-        """The first on the waitlist gets the seat at once, and hears about it."""
+    def tell_promoted(self, respondent_id: int, registration_id: int, workshop) -> None:
+        """Someone moved up from the waitlist to a seat: their reminders, and the good news."""
         promoted = self.session.get(Respondent, respondent_id)
         if promoted is None:
             return

@@ -324,20 +324,126 @@ def reschedule_workshop(
     by: str,
 ) -> list[int]:
     """Move a workshop (its deadline moves with it); returns the ids of those to tell."""
-    if ends_at <= starts_at:
-        raise ValueError("a workshop must end after it starts")
-    if starts_at <= now:
-        raise ValueError("a workshop cannot be moved into the past")
+    _check_times(starts_at, ends_at, now)
     workshop = _lock_workshop(session, workshop_id)
     if workshop is None:
         raise LookupError(f"no workshop {workshop_id}")
     if workshop.status in CLOSED:
-        raise ValueError(f"workshop {workshop_id} is {workshop.status}")
+        raise Refused("closed")
     workshop.registration_deadline += starts_at - workshop.starts_at
     workshop.starts_at, workshop.ends_at = starts_at, ends_at
     # No registration changes status, so the history has no row for this: the log keeps it.
     log.info("workshop %s moved to %s by %s", workshop_id, starts_at.isoformat(), by)
     return _active_ids(session, workshop_id)
+
+
+class Refused(ValueError):
+    """A workshop change that cannot be: `reason` says why (past, ends_first, closed, no_venue,
+    seats_taken, deadline_after_start), `taken` the seats already taken."""
+
+    def __init__(self, reason: str, taken: int = 0):
+        super().__init__(reason if not taken else f"{reason}: {taken} seats are taken already")
+        self.reason, self.taken = reason, taken
+
+
+@dataclass(frozen=True)
+class WorkshopDetails:
+    """What a coordinator sets on a workshop besides its time: where, how many, until when."""
+
+    venue: str
+    map_url: str
+    capacity: int
+    registration_deadline: datetime
+    checkin_code: str = ""
+
+
+@dataclass(frozen=True)
+class WorkshopChange:
+    """What changing a workshop's details did: who moved up from the waitlist, and whether
+    registrants must hear of a new place."""
+
+    promoted: tuple[Registration, ...]
+    #: Those still registered or waiting, to tell of the new place (none if it stayed).
+    to_tell: tuple[int, ...]
+    workshop: WorkshopView
+
+
+def add_workshop(
+    session: Session,
+    course_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    details: WorkshopDetails,
+    now: datetime,
+) -> Workshop:
+    """A new dated session of a course, open for sign-up, with the default reminders."""
+    if session.get(Course, course_id) is None:
+        raise LookupError(f"no course {course_id}")
+    _check_times(starts_at, ends_at, now)
+    _check_details(details, starts_at, seated=0)
+    workshop = Workshop(
+        course_id=course_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        status="open",
+        reminders=[dict(reminder) for reminder in DEFAULT_REMINDERS],
+        **_columns(details),
+    )
+    session.add(workshop)
+    session.flush()
+    return workshop
+
+
+def change_workshop(
+    session: Session, workshop_id: int, details: WorkshopDetails, now: datetime
+) -> WorkshopChange:
+    """Change a workshop's place, seats, deadline or code word. More seats go at once to the
+    waitlist, in its order; fewer seats than are already taken is refused (nobody is bumped)."""
+    workshop = _lock_workshop(session, workshop_id)
+    if workshop is None:
+        raise LookupError(f"no workshop {workshop_id}")
+    if workshop.status in CLOSED:
+        raise Refused("closed")
+    _check_details(details, workshop.starts_at, seated=_seats_taken(session, workshop_id))
+    venue_changed = (details.venue, details.map_url) != (workshop.venue, workshop.map_url)
+    for column, value in _columns(details).items():
+        setattr(workshop, column, value)
+    promoted: list[Registration] = []
+    # a seat that frees up once the workshop has begun is of no use to anyone waiting
+    while now < workshop.starts_at and (moved_up := _promote_first_waiting(session, workshop, now)):
+        promoted.append(moved_up)
+    _keep_status_in_step(session, workshop)
+    already = {registration.id for registration in promoted}
+    to_tell = tuple(i for i in _active_ids(session, workshop_id) if i not in already)
+    return WorkshopChange(
+        tuple(promoted), to_tell if venue_changed else (), _view(session, workshop)
+    )
+
+
+def _check_times(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+    if ends_at <= starts_at:
+        raise Refused("ends_first")
+    if starts_at <= now:
+        raise Refused("past")
+
+
+def _check_details(details: WorkshopDetails, starts_at: datetime, seated: int) -> None:
+    if not details.venue.strip():
+        raise Refused("no_venue")
+    if details.capacity < max(1, seated):
+        raise Refused("seats_taken", seated)
+    if details.registration_deadline > starts_at:
+        raise Refused("deadline_after_start")
+
+
+def _columns(details: WorkshopDetails) -> dict[str, object]:
+    return {
+        "venue": details.venue.strip(),
+        "map_url": details.map_url.strip(),
+        "capacity": details.capacity,
+        "registration_deadline": details.registration_deadline,
+        "checkin_code": details.checkin_code.strip(),
+    }
 
 
 def cancel_workshop(session: Session, workshop_id: int, now: datetime, by: str) -> list[int]:

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from bot.console.accounts import allowed, audit_here
 from bot.console.blueprint import blueprint
-from bot.console.forms import ActionForm, RescheduleForm
+from bot.console.forms import ActionForm, RescheduleForm, WorkshopDetailsForm
 from bot.console.roles import ROLES, RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
 from bot.coordination import cancel_workshop, mark_attendance, reschedule_workshop
@@ -74,8 +74,14 @@ def workshop(workshop_id: int) -> str:
         row = _workshop_row(found, Counter((workshop_id, p["status"]) for p in people))
     local = {"starts": found.starts_at.astimezone(rt.tz), "ends": found.ends_at.astimezone(rt.tz)}
     move = RescheduleForm(data={k: v.replace(tzinfo=None) for k, v in local.items()})
+    deadline = found.registration_deadline.astimezone(rt.tz).replace(tzinfo=None)
     return render_template(
-        "console/workshop.html", workshop=row, people=people, action=ActionForm(), move=move
+        "console/workshop.html",
+        workshop=row,
+        people=people,
+        action=ActionForm(),
+        move=move,
+        details=WorkshopDetailsForm(obj=found, deadline=deadline),
     )
 
 
