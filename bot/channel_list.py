@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from bot import simulator
+from bot import assisted, simulator
 from bot.channels import Channel
 from bot.line import channel as line
 from bot.telegram import channel as telegram
 
-CHANNELS: tuple[Channel, ...] = (simulator.SIMULATOR, line.LINE, telegram.TELEGRAM)
+CHANNELS: tuple[Channel, ...] = (
+    simulator.SIMULATOR,
+    assisted.ASSISTED,
+    line.LINE,
+    telegram.TELEGRAM,
+)

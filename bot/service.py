@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.buttons import TappedButton, look_up
 from bot.delivery import LEASE, Claimed
+from bot.hand_over import hand_over_code
 from bot.i18n import translate
 from bot.library import PROFILE_FORM_ID, SurveyLibrary
 from bot.quiet_hours import next_allowed
@@ -19,6 +20,7 @@ from bot.rendering import render
 from bot.storable import storable, storable_id
 from bot.workshops import DEFAULT_BASE_URL, WorkshopDesk
 from storage.erasure import erase_respondent, wipe_deleted_pages
+from storage.hand_over import redeem
 from storage.models import (
     Answer,
     ConsentRecord,
@@ -165,6 +167,12 @@ def handle_inbound(
             if known is not None:
                 known.reachable = isinstance(inbound.input, Refollowed)
             return None
+        joined = None
+        if (code := hand_over_code(inbound.input)) is not None:
+            # an interview a coordinator began, taken over on this phone: it carries on where it
+            # stopped (or they hear why not), greeted as on opening the chat
+            joined = redeem(session, code, inbound.channel, inbound.user_id, now)
+            inbound = replace(inbound, input=HelloInput())
         respondent = get_or_create_respondent(session, inbound.channel, inbound.user_id, now)
         if isinstance(inbound.input, StartSurvey):
             keyword = inbound.input.keyword
@@ -208,6 +216,11 @@ def handle_inbound(
             if delivered:
                 farewell = tuple(render(m, step.state.language) for m in step.messages)
         else:
+            opening = (
+                [{"text": translate(f"handover.{joined}", respondent.language), "buttons": []}]
+                if joined
+                else []
+            )
             rows = _carry_on(
                 session,
                 respondent,
@@ -220,6 +233,7 @@ def handle_inbound(
                 claimed_until,
                 delivered,
                 tz,
+                opening,
             )
             erased = False
     if erased and not wipe_deleted_pages(db.kw["bind"]):
@@ -321,8 +335,10 @@ def _carry_on(
     claimed_until: datetime | None,
     delivered: bool,
     tz: ZoneInfo,
+    opening: list[dict],
 ) -> list:
-    """Store what the turn did and queue its replies and the next nudge; return the replies."""
+    """Store what the turn did and queue its replies (after `opening`) and the next nudge;
+    return the replies."""
     results = _record(session, respondent, conversation, step, inbound, now, desk)
     conversation.state = step.state.to_json()
     conversation.updated_at = now
@@ -330,7 +346,7 @@ def _carry_on(
     rows = enqueue(
         session,
         respondent,
-        [render(message, language) for message in step.messages] + results,
+        [*opening, *(render(message, language) for message in step.messages), *results],
         now,
         delivered=delivered,
         reply_token=inbound.reply_token,
@@ -408,6 +424,7 @@ def _record_one(
                     given=given,
                     recorded_at=now,
                     channel=channel,
+                    entered_by=inbound.entered_by,
                 )
             )
             # withdrawn: nothing unasked (reminders, nudges, notices) goes to them any more

@@ -152,7 +152,8 @@ def _input_of(body: dict) -> Input:
 
 @dataclass(frozen=True)
 class SimulatorConnection:
-    """The simulator page reads sent messages itself, newest id last."""
+    """A page that reads sent messages itself, newest id last (the simulator's, and the
+    assisted interview's)."""
 
     shared: Shared
 

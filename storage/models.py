@@ -161,6 +161,26 @@ class ConsentRecord(Base):
     given: Mapped[bool]
     recorded_at: Mapped[datetime] = mapped_column(Timestamp())
     channel: Mapped[str] = mapped_column(String(16))
+    #: "respondent", or the coordinator through whom they gave it (an assisted interview).
+    entered_by: Mapped[str] = mapped_column(
+        String(128), default="respondent", server_default="respondent"
+    )
+
+
+class HandOver(Base):
+    """A one-time code that moves an assisted interview onto the respondent's own phone."""
+
+    __tablename__ = "hand_over"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id"), index=True)
+    #: SHA-256 of the code: the table does not show the code itself.
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The coordinator who made it.
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    expires_at: Mapped[datetime] = mapped_column(Timestamp())
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
 
 class ProcessedEvent(Base):

@@ -7,6 +7,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -101,3 +102,11 @@ class NewWorkshopForm(WorkshopDetailsForm):
     course = SelectField(coerce=int)
     starts = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     ends = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+
+
+class InterviewAnswerForm(FlaskForm):
+    """An answer in an assisted interview: a tapped button (its reference comes with the button
+    pressed) or typed text, and the page's turn id, so a form sent twice counts once."""
+
+    turn = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$")])
+    text = StringField(validators=[Length(max=2000)])

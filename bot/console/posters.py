@@ -38,7 +38,7 @@ def survey_poster(form_id: str) -> Response:
         translate("poster.heading", POSTER_LANGUAGE),
         flow.title.get(POSTER_LANGUAGE) or form_id,
         [translate("poster.survey", POSTER_LANGUAGE, keyword=keyword)],
-        _links(rt, keyword, None),
+        chat_links(rt, keyword, None),
     )
     return _download(png, f"poster-{form_id}.png")
 
@@ -58,12 +58,12 @@ def workshop_poster(workshop_id: int) -> Response:
         translate("poster.heading", POSTER_LANGUAGE),
         title,
         [when, venue, translate("poster.workshop", POSTER_LANGUAGE)],
-        _links(rt, None, workshop_id),
+        chat_links(rt, None, workshop_id),
     )
     return _download(png, f"poster-workshop-{workshop_id}.png")
 
 
-def _links(rt: Runtime, keyword: str | None, workshop_id: int | None) -> list[ChatLink]:
+def chat_links(rt: Runtime, keyword: str | None, workshop_id: int | None) -> list[ChatLink]:
     """Each connected channel's chat link; one that cannot be made now is left off, and logged."""
     links = []
     for name, connection in rt.channels.items():
