@@ -21,6 +21,7 @@ from bot.console import (  # noqa: F401 - they add their pages
     courses,
     interviews,
     posters,
+    respondents,
     sign_in,
     workshops,
 )

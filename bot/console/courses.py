@@ -14,9 +14,9 @@ from werkzeug.wrappers import Response
 from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
 from bot.console.forms import CourseForm, NewWorkshopForm, WorkshopDetailsForm
+from bot.console.labels import profile_labels
 from bot.console.roles import RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
-from bot.console.workshops import profile_labels
 from bot.coordination import add_workshop, change_workshop, save_course
 from bot.runtime import runtime
 from storage.courses import all_courses

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
-from bot.console.accounts import allowed, audit_here
+from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
+from bot.console.contact import contact_of
 from bot.console.forms import ActionForm, RescheduleForm, WorkshopDetailsForm
+from bot.console.labels import profile_labels
 from bot.console.roles import ROLES, RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
 from bot.coordination import cancel_workshop, mark_attendance, reschedule_workshop
@@ -128,14 +130,11 @@ def contact(registration_id: int) -> str:
     """A registrant's channel and platform id, to reach them; every look is audited."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    rt = runtime()
-    with rt.db.begin() as db:
+    with runtime().db.begin() as db:
         registration = db.get(Registration, registration_id)
         if registration is None:
             abort(404)
-        person = db.get(Respondent, registration.respondent_id)
-        audit_here(db, "contact.viewed", target=f"respondent:{person.id}")
-        shown = {"channel": person.channel, "address": person.channel_user_id}
+        shown = contact_of(db, db.get(Respondent, registration.respondent_id))
         workshop_id = registration.workshop_id
     return render_template("console/contact.html", contact=shown, workshop_id=workshop_id)
 
@@ -176,22 +175,6 @@ def registrants(db: Session, workshop_id: int) -> list[dict[str, Any]]:
         }
         for registration, person in rows
     ]
-
-
-def profile_labels(db: Session) -> dict[tuple[str, str], str]:
-    """The console-language label of each profile answer, by (question, choice code)."""
-    language = console_language()
-    version = next((v for v in latest_versions(db) if v.form_id == PROFILE_FORM_ID), None)
-    if version is None:
-        return {}
-    flow = runtime().library.flow(version)
-    return {
-        (item.name, choice.name): choice.label.get(language)
-        or choice.label.get("th")
-        or choice.name
-        for item in flow.items
-        for choice in item.choices
-    }
 
 
 def _workshop_row(workshop: Workshop, counts: Counter) -> dict[str, Any]:
