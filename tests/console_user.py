@@ -32,9 +32,9 @@ class ConsoleUser:
         self.page = ""
 
     def get(self, path: str):
-        """Open a page (redirects not followed)."""
+        """Open a page (redirects not followed); a download leaves no page text."""
         answer = self.client.get(path, environ_base={"REMOTE_ADDR": self.address})
-        self.page = answer.get_data(as_text=True)
+        self.page = answer.get_data(as_text=True) if answer.mimetype.startswith("text/") else ""
         return answer
 
     def post(self, path: str, data: dict[str, Any] | None = None, *, token: bool = True):

@@ -4,6 +4,7 @@ and an admin who disables an account."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -133,3 +134,78 @@ def test_an_admin_disables_an_account_in_english(browser, live_url, people) -> N
     expect(coordinator.get_by_role("heading", name="เข้าสู่ระบบ")).to_be_visible()
     laptop.close()
     at_the_door.close()
+
+
+@pytest.mark.browser
+def test_a_coordinator_opens_a_new_workshop_from_a_phone(app, context, people, clock) -> None:
+    """From the courses page: a new workshop of the carriage course, a week on, 12 seats; its
+    page then shows it open with no one yet."""
+    page = sign_in(context, COORDINATOR)
+    page.get_by_role("link", name="หลักสูตร", exact=True).click()
+    page.get_by_role("link", name="เปิดรอบอบรมใหม่").click()
+    page.get_by_label("หลักสูตร").select_option(label="การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์")
+    page.get_by_label("สถานที่").fill("ศาลาประชาคม เทศบาลนครลำปาง")
+    page.get_by_label("จำนวนที่นั่ง").fill("12")
+    page.get_by_role("button", name="เปิดรับสมัคร").click()
+    expect(page.get_by_text("เปิดรอบอบรมแล้ว")).to_be_visible()
+    expect(page.get_by_text("ศาลาประชาคม เทศบาลนครลำปาง").first).to_be_visible()
+    expect(page.get_by_text("ลงทะเบียน 0/12")).to_be_visible()
+    assert page.evaluate(PAGE_WIDTH) <= 390
+    with app.extensions["runtime"].db() as session:
+        made = session.scalars(select(Workshop).where(Workshop.capacity == 12)).one()
+    assert made.venue == "ศาลาประชาคม เทศบาลนครลำปาง" and made.starts_at > clock.now
+
+
+@pytest.mark.browser
+def test_an_assisted_interview_from_a_phone(app, context, people) -> None:
+    """A coordinator interviews someone without a smartphone: reads the consent notice, taps
+    what they answer; the respondent's page then shows the answers entered by the coordinator;
+    the link code page shows a QR code that opens LINE with the code typed."""
+    page = sign_in(context, COORDINATOR)
+    page.get_by_role("link", name="สัมภาษณ์แทน").click()
+    page.get_by_role("button", name="เริ่มสัมภาษณ์คนใหม่").click()
+    expect(page.locator("#latest")).to_contain_text("คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    page.get_by_role("button", name="ยินยอม", exact=True).click()
+    expect(page.locator("#latest")).to_contain_text("คุณทำงานด้านไหนคะ")
+    page.get_by_role("button", name="คนขับรถม้า").click()
+    expect(page.locator("#latest")).to_contain_text("คุณอยู่ในเขตเทศบาลไหนคะ")
+    page.get_by_role("button", name="เทศบาลเมืองเขลางค์นคร").click()
+    expect(page.locator("#latest")).to_contain_text("อยากทำแบบสอบถามไหนคะ")
+    assert page.evaluate(PAGE_WIDTH) <= 390
+    page.screenshot(path=SCREENSHOTS / "console-interview-390.png", full_page=True)
+    number = page.url.split("#")[0].rsplit("/", 1)[1]
+    page.goto(f"/console/respondents/{number}")
+    answers = page.locator("table.answers tbody tr")
+    expect(answers).to_have_count(2)
+    expect(answers.nth(0)).to_contain_text("คนขับรถม้า")
+    expect(answers.nth(0)).to_contain_text(COORDINATOR)
+    expect(page.get_by_text(f"กรอกโดย {COORDINATOR}")).to_be_visible()  # the consent
+    page.goto(f"/console/interviews/{number}")
+    page.get_by_role("button", name="สร้างรหัสเชื่อม").click()
+    typed = page.locator("#hand-over-text").inner_text()
+    qr = page.get_by_role("img", name="QR LINE")
+    codes = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))
+    assert [code.text for code in codes] == [
+        f"https://line.me/R/oaMessage/%40123abcde/?{quote(typed)}"
+    ]
+
+
+@pytest.mark.browser
+def test_the_dashboard_draws_thai_charts_and_downloads_them(context, people) -> None:
+    """The researcher's dashboard draws every chart; the group chart downloads as a PNG with
+    something drawn on a white background."""
+    page = sign_in(context, RESEARCHER)
+    page.get_by_role("link", name="ภาพรวม").click()
+    expect(page.locator("figure.chart canvas")).to_have_count(6)
+    drawn = page.evaluate(
+        "() => [...document.querySelectorAll('canvas')].every(c => c.width > 0 && c.height > 0)"
+    )
+    assert drawn
+    assert page.evaluate(PAGE_WIDTH) <= 390
+    with page.expect_download() as download:
+        page.locator("#chart-by-group").get_by_role("button", name="ดาวน์โหลดเป็น PNG").click()
+    assert download.value.suggested_filename == "by-group.png"
+    image = Image.open(download.value.path()).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert image.getpixel((0, 0)) == (255, 255, 255) and len(colours) > 20
+    page.locator("#chart-by-group").screenshot(path=SCREENSHOTS / "console-dashboard-390.png")

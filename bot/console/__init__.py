@@ -19,6 +19,7 @@ from bot.console import (  # noqa: F401 - they add their pages
     admin,
     attendance_list,
     courses,
+    dashboard,
     interviews,
     posters,
     respondents,

@@ -136,7 +136,7 @@ def hand_over(respondent_id: int) -> str | Response:
         audit_here(db, "interview.hand_over_code", target=f"respondent:{respondent_id}")
     text = hand_over_text(code)
     links = [
-        (link.channel, link.url, segno.make(link.url, error="m").svg_data_uri(scale=5))
+        (link.label, link.url, segno.make(link.url, error="m").svg_data_uri(scale=5))
         for link in chat_links(rt, text, None)
     ]
     minutes = int(CODE_LIFETIME.total_seconds() // 60)

@@ -1,0 +1,166 @@
+"""The console's dashboard (every role): respondents by group, municipality and channel, each
+survey's funnel, each workshop's registrations and attendance, and activity over the last
+weeks. The figures go to the page as JSON; Chart.js (vendored in bot/static) draws them, so
+Thai labels are shaped by the browser, and each chart downloads as PNG."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import render_template
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from bot.console.accounts import allowed
+from bot.console.blueprint import blueprint
+from bot.console.labels import profile_labels
+from bot.console.roles import ROLES
+from bot.console.sign_in import console_language
+from bot.library import PROFILE_FORM_ID
+from bot.runtime import runtime
+from bot.thai_dates import format_day_month, format_thai_date
+from storage import dashboard
+from storage.models import Workshop
+from storage.surveys import latest_versions
+
+#: How many days the activity chart covers.
+ACTIVITY_DAYS = 30
+#: The registration statuses the workshop chart stacks, in order.
+SEAT_STATUSES = ("attended", "no_show", "registered", "waitlisted", "cancelled")
+
+
+@blueprint.get("/dashboard")
+@allowed(*ROLES)
+def dashboard_page() -> str:
+    """The charts, with their figures in the page for the script that draws them."""
+    with runtime().db() as db:
+        charts = [
+            *_people_charts(db),
+            _funnel_chart(db),
+            _workshop_chart(db),
+            _activity_chart(db),
+        ]
+    return render_template("console/dashboard.html", charts=charts)
+
+
+def _people_charts(db) -> list[dict[str, Any]]:
+    """Respondents by group, by municipality, by channel."""
+    labels = profile_labels(db)
+    charts = []
+    for field in ("group", "municipality"):
+        counts = dashboard.respondents_by(db, field)
+        shown = sorted(counts.items(), key=lambda item: -item[1])
+        charts.append(
+            _chart(
+                f"by-{field}",
+                _(f"console.dashboard.by_{field}"),
+                "bar",
+                [labels.get((field, code), _("console.dashboard.not_yet")) for code, _n in shown],
+                [(_("console.dashboard.people"), [n for _code, n in shown])],
+            )
+        )
+    channels = dashboard.respondents_by_channel(db)
+    charts.append(
+        _chart(
+            "by-channel",
+            _("console.dashboard.by_channel"),
+            "doughnut",
+            [_(f"console.channel.{name}") for name in channels],
+            [(_("console.dashboard.people"), list(channels.values()))],
+        )
+    )
+    return charts
+
+
+def _funnel_chart(db) -> dict[str, Any]:
+    """Consented → started → completed, for each survey."""
+    language, consented = console_language(), dashboard.consented(db)
+    funnel = dashboard.survey_funnel(db)
+    surveys = [
+        (v.form_id, runtime().library.flow(v).title.get(language) or v.form_id)
+        for v in latest_versions(db)
+        if v.form_id != PROFILE_FORM_ID
+    ]
+    return _chart(
+        "funnel",
+        _("console.dashboard.funnel"),
+        "bar",
+        [title for _form, title in surveys],
+        [
+            (_("console.dashboard.consented"), [consented for _s in surveys]),
+            (_("console.dashboard.started"), [funnel.get(f, (0, 0))[0] for f, _t in surveys]),
+            (_("console.dashboard.completed"), [funnel.get(f, (0, 0))[1] for f, _t in surveys]),
+        ],
+    )
+
+
+def _workshop_chart(db) -> dict[str, Any]:
+    """Each workshop's registrations by status, stacked, in date order."""
+    language = console_language()
+    workshops = db.scalars(
+        select(Workshop).options(joinedload(Workshop.course)).order_by(Workshop.starts_at)
+    ).all()
+    counts = dashboard.registrations_by_workshop(db)
+    tz = runtime().tz
+
+    def name(w: Workshop) -> str:
+        title = w.course.title_th if language == "th" else w.course.title_en or w.course.title_th
+        return f"{format_day_month(w.starts_at.astimezone(tz).date(), language)} {title}"
+
+    return _chart(
+        "workshops",
+        _("console.dashboard.workshops"),
+        "bar",
+        [name(w) for w in workshops],
+        [
+            (
+                _(f"console.status.{status}"),
+                [counts.get(w.id, {}).get(status, 0) for w in workshops],
+            )
+            for status in SEAT_STATUSES
+        ],
+        stacked=True,
+        horizontal=True,
+    )
+
+
+def _activity_chart(db) -> dict[str, Any]:
+    """Answers given and people joining, day by day, over the last weeks."""
+    rt, language = runtime(), console_language()
+    today = rt.clock().astimezone(rt.tz).date()
+    days = [today - timedelta(days=n) for n in reversed(range(ACTIVITY_DAYS))]
+    figures = dashboard.activity_by_day(db, today, ACTIVITY_DAYS, rt.tz)
+    return _chart(
+        "activity",
+        _("console.dashboard.activity", since=format_thai_date(days[0], language)),
+        "line",
+        [format_day_month(day, language) for day in days],
+        [
+            (_("console.dashboard.answers"), [figures["answers"].get(d, 0) for d in days]),
+            (_("console.dashboard.joined"), [figures["joined"].get(d, 0) for d in days]),
+        ],
+    )
+
+
+def _chart(
+    chart_id: str,
+    title: str,
+    kind: str,
+    labels: list[str],
+    series: list[tuple[str, list[int]]],
+    *,
+    stacked: bool = False,
+    horizontal: bool = False,
+) -> dict[str, Any]:
+    """One chart as the page's script takes it."""
+    return {
+        "id": chart_id,
+        "title": title,
+        "type": kind,
+        "labels": labels,
+        "datasets": [{"label": label, "data": data} for label, data in series],
+        "stacked": stacked,
+        "horizontal": horizontal,
+    }

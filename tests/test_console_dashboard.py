@@ -1,0 +1,54 @@
+"""The dashboard's figures: what its charts draw is what the database holds (simulator testers
+left out), for every role."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.console_user import ConsoleUser, add_account
+from tests.test_console_access import RESEARCHER
+from tests.test_console_respondents import people
+
+
+def charts_of(user: ConsoleUser) -> dict[str, dict]:
+    """The dashboard's charts by id, as its page hands them to the drawing script."""
+    assert user.get("/console/dashboard").status_code == 200
+    found = re.search(
+        r'<script type="application/json" id="dashboard-data">(.*?)</script>', user.page, re.S
+    )
+    return {chart["id"]: chart for chart in json.loads(found.group(1))}
+
+
+def series(chart: dict) -> dict[str, dict[str, int]]:
+    """A chart's figures: dataset label → category label → value."""
+    return {
+        dataset["label"]: dict(zip(chart["labels"], dataset["data"], strict=True))
+        for dataset in chart["datasets"]
+    }
+
+
+def test_the_charts_count_what_the_database_holds(app, clock) -> None:
+    """Group, municipality and channel counts, the assessment's funnel, the workshop's seats and
+    the day's answers and newcomers, in Thai; the simulator's tester counted nowhere."""
+    people(app, clock)
+    clock.advance(hours=1)
+    add_account(app, RESEARCHER, "researcher")
+    user = ConsoleUser(app)
+    user.sign_in(RESEARCHER)
+    charts = charts_of(user)
+    assert series(charts["by-group"])["คน"] == {"คนขับรถม้า": 1, "กาดกองต้า": 1, "ยังไม่ได้ตอบ": 1}
+    assert series(charts["by-municipality"])["คน"]["เทศบาลเมืองเขลางค์นคร"] == 1
+    assert series(charts["by-channel"])["คน"] == {"LINE": 2, "Telegram": 1}
+    funnel = series(charts["funnel"])
+    title = next(label for label in charts["funnel"]["labels"] if "พลเมือง" in label)
+    assert (funnel["ยินยอม"][title], funnel["เริ่มตอบ"][title], funnel["ตอบครบ"][title]) == (1, 2, 1)
+    seats = series(charts["workshops"])
+    assert sum(seats["ลงทะเบียนแล้ว"].values()) == 1
+    activity = series(charts["activity"])
+    today = charts["activity"]["labels"][-1]
+    assert activity["คำตอบ"][today] == 1 and activity["ผู้ตอบใหม่"][today] == 3
+    assert len(charts["activity"]["labels"]) == 30
+    clock.advance(days=1)
+    later = series(charts_of(user)["activity"])  # a day on: yesterday keeps its figure
+    assert list(later["ผู้ตอบใหม่"].values())[-2:] == [3, 0]
