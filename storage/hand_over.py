@@ -81,6 +81,8 @@ def redeem(session: Session, code: str, channel: str, user_id: str, now: datetim
     if ticket is None or proxy is None or proxy.channel == channel:
         return Joined.UNKNOWN
     phone = get_or_create_respondent(session, channel, user_id, now)
+    if phone.is_test:  # a simulator's tester: a real person's answers never become test data
+        return Joined.UNKNOWN
     if _has_own(session, phone.id):
         return Joined.HAS_OWN
     ticket.used_at = now

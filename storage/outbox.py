@@ -170,3 +170,14 @@ def messages_after(
             .limit(limit)
         )
     )
+
+
+def newest_messages(session: Session, respondent_id: int, count: int) -> list[OutboxMessage]:
+    """Return the respondent's newest `count` delivered messages, oldest first."""
+    newest = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.respondent_id == respondent_id, OutboxMessage.status == "sent")
+        .order_by(OutboxMessage.id.desc())
+        .limit(count)
+    )
+    return list(reversed(newest.all()))

@@ -246,3 +246,23 @@ def test_the_code_is_read_however_it_is_typed(number: int) -> None:
     for typed in (f"เชื่อม {code}", f"เชื่อม{thai}", f" LINK: {code} ", f"link {thai}"):
         assert hand_over_code(TextInput(typed)) == code
     assert hand_over_code(TextInput(f"เชื่อม {code}9")) is None
+
+
+def test_a_simulator_tester_cannot_take_a_real_interview_over(app, clock) -> None:
+    """Someone trying the bot in the simulator who types a live code: the interview stays real
+    data, on the coordinator's side."""
+    interview = Interview(app)
+    interview.tap("ยินยอม")
+    text = interview.code()
+    runtime = app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        session.add(
+            Respondent(
+                channel="web", channel_user_id="sim-tester", is_test=True, created_at=clock.now
+            )
+        )
+    runtime.handle(Inbound("web", "sim-tester", TextInput(text), event_id="try"))
+    with runtime.db() as session:
+        kept = session.get(Respondent, interview.respondent_id)
+        assert kept is not None and not kept.is_test
+        assert {c.respondent_id for c in session.scalars(select(ConsentRecord))} == {kept.id}

@@ -25,8 +25,11 @@ from bot.runtime import runtime
 from bot.service import Inbound
 from storage.hand_over import CODE_LIFETIME, issue_code
 from storage.models import Respondent, Submission
-from storage.outbox import messages_after
+from storage.outbox import newest_messages
 from survey_flows.session import HelloInput, TextInput
+
+#: The interview's newest messages shown (a whole assessment is about a hundred).
+MESSAGES_SHOWN = 200
 
 
 @blueprint.get("/interviews")
@@ -76,7 +79,7 @@ def interview(respondent_id: int) -> str | Response:
         if person is None or person.channel != CHANNEL:
             flash(_("console.interview.gone"), "error")
             return redirect(url_for("console.interviews"))
-        said = messages_after(db, respondent_id, 0, limit=500)
+        said = newest_messages(db, respondent_id, MESSAGES_SHOWN)
     latest = said[-1] if said else None
     buttons = [
         (reference(latest.id, index), button["label"])
