@@ -35,7 +35,7 @@ def respondents_by_channel(session: Session) -> Counter[str]:
     rows = session.execute(
         select(Respondent.channel, func.count()).where(REAL).group_by(Respondent.channel)
     )
-    return Counter(dict(rows.tuples().all()))
+    return Counter(dict(rows.all()))
 
 
 def consented(session: Session) -> int:

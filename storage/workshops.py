@@ -31,6 +31,8 @@ CLOSED = ("cancelled", "done")
 PROMOTED_BY = "waitlist"
 #: The after-workshop questions go out this long after the end, once people are home.
 FEEDBACK_DELAY = timedelta(hours=1)
+#: How far ahead a workshop may be set.
+FURTHEST_AHEAD = timedelta(days=2 * 365)
 #: Reminders of a new workshop: the day before at 09:00, and two hours before.
 DEFAULT_REMINDERS = ({"days_before": 1, "at": "09:00"}, {"hours_before": 2})
 #: The columns of demo/workshops.csv that must be filled in; deadline_days_before (0 when
@@ -338,8 +340,8 @@ def reschedule_workshop(
 
 
 class Refused(ValueError):
-    """A workshop change that cannot be: `reason` says why (past, ends_first, closed, no_venue,
-    seats_taken, deadline_after_start), `taken` the seats already taken."""
+    """A workshop change that cannot be: `reason` says why (past, too_far, ends_first, closed,
+    no_venue, seats_taken, deadline_after_start), `taken` the seats already taken."""
 
     def __init__(self, reason: str, taken: int = 0):
         super().__init__(reason if not taken else f"{reason}: {taken} seats are taken already")
@@ -414,7 +416,16 @@ def change_workshop(
         promoted.append(moved_up)
     _keep_status_in_step(session, workshop)
     already = {registration.id for registration in promoted}
-    to_tell = tuple(i for i in _active_ids(session, workshop_id) if i not in already)
+    # everyone holding a seat hears of a new place, even one marked early as come or not
+    holding = session.scalars(
+        select(Registration.id)
+        .where(
+            Registration.workshop_id == workshop_id,
+            Registration.status.in_((*SEATED, "waitlisted")),
+        )
+        .order_by(Registration.id)
+    )
+    to_tell = tuple(i for i in holding if i not in already)
     return WorkshopChange(
         tuple(promoted), to_tell if venue_changed else (), _view(session, workshop)
     )
@@ -425,6 +436,8 @@ def _check_times(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
         raise Refused("ends_first")
     if starts_at <= now:
         raise Refused("past")
+    if starts_at > now + FURTHEST_AHEAD:  # a mistyped year, not a plan
+        raise Refused("too_far")
 
 
 def _check_details(details: WorkshopDetails, starts_at: datetime, seated: int) -> None:

@@ -74,7 +74,9 @@ class Interview:
 
     def code(self) -> str:
         """Make the one-time code that hands the interview over; the text the phone sends."""
-        assert self.user.post(f"{self.path}/hand-over").status_code == 200
+        made = self.user.post(f"{self.path}/hand-over")
+        assert made.status_code == 302
+        self.user.get(made.location)
         return re.search(r'id="hand-over-text">([^<]+)<', self.user.text()).group(1)
 
 

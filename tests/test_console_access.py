@@ -93,7 +93,8 @@ def role_matrix(workshop_id: int, registration_id: int, person_id: int, intervie
         ("POST", "/console/interviews", {}, MOVED_RUNS),
         ("GET", interview, None, RUNS),
         ("POST", f"{interview}/answer", {"text": "สวัสดี", "turn": "a" * 32}, MOVED_RUNS),
-        ("POST", f"{interview}/hand-over", {}, RUNS),
+        ("POST", f"{interview}/hand-over", {}, MOVED_RUNS),
+        ("GET", f"{interview}/hand-over", None, RUNS),  # the code just made, shown again
         ("POST", f"{workshop}/cancel", {}, MOVED_RUNS),
         ("POST", "/console/logout", {}, MOVED_ALL),
     ]

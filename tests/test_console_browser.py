@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
-from storage.models import Registration, Respondent, Workshop
+from storage.models import ConsentRecord, Registration, Respondent, Workshop
 from storage.workshops import register
 from tests.browser import SCREENSHOTS, new_phone
 from tests.console_user import PASSWORD, add_account
@@ -142,8 +142,16 @@ def test_a_coordinator_opens_a_new_workshop_from_a_phone(app, context, people, c
     page then shows it open with no one yet."""
     page = sign_in(context, COORDINATOR)
     page.get_by_role("link", name="หลักสูตร", exact=True).click()
+    page.get_by_role("link", name="เพิ่มหลักสูตร").click()
+    page.get_by_label("รหัสหลักสูตร").fill("rooster-bowls")
+    page.get_by_label("คนขับรถม้า").check()  # one group and one characteristic are enough
+    page.get_by_label("ความคิดใหม่ในอาชีพ").check()
+    page.get_by_label("ชื่อภาษาไทย").fill("ลวดลายชามไก่สู่ของที่ระลึก")
+    page.get_by_label("ชื่อภาษาอังกฤษ").fill("Rooster-bowl souvenirs")
+    page.get_by_role("button", name="บันทึก").click()
+    expect(page.get_by_text("บันทึกหลักสูตรแล้ว")).to_be_visible()
     page.get_by_role("link", name="เปิดรอบอบรมใหม่").click()
-    page.get_by_label("หลักสูตร").select_option(label="การพัฒนารูปแบบบริการของรถม้าลำปางสร้างสรรค์")
+    page.get_by_label("หลักสูตร").select_option(label="ลวดลายชามไก่สู่ของที่ระลึก")
     page.get_by_label("สถานที่").fill("ศาลาประชาคม เทศบาลนครลำปาง")
     page.get_by_label("จำนวนที่นั่ง").fill("12")
     page.get_by_role("button", name="เปิดรับสมัคร").click()
@@ -165,6 +173,12 @@ def test_an_assisted_interview_from_a_phone(app, context, people) -> None:
     page.get_by_role("link", name="สัมภาษณ์แทน").click()
     page.get_by_role("button", name="เริ่มสัมภาษณ์คนใหม่").click()
     expect(page.locator("#latest")).to_contain_text("คุณยินยอมให้เราเก็บคำตอบไหมคะ")
+    # what they said, typed and sent with Enter, is never taken for a tap on "ยินยอม"
+    page.get_by_label("คำตอบที่พิมพ์").fill("ขอคิดก่อน")
+    page.get_by_label("คำตอบที่พิมพ์").press("Enter")
+    expect(page.locator(".chat li").nth(-2)).to_contain_text("ยังไม่แน่ใจว่ายินยอมหรือไม่")
+    with app.extensions["runtime"].db() as session:
+        assert session.scalars(select(ConsentRecord)).all() == []
     page.get_by_role("button", name="ยินยอม", exact=True).click()
     expect(page.locator("#latest")).to_contain_text("คุณทำงานด้านไหนคะ")
     page.get_by_role("button", name="คนขับรถม้า").click()

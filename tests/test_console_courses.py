@@ -163,3 +163,60 @@ def test_a_new_place_is_told_to_every_registrant_and_their_reminders_say_it(app,
     assert len(by_kind["notice"]) == 3
     assert all("แจ้งเปลี่ยนสถานที่" in text for text in by_kind["notice"])
     assert by_kind["reminder"] and all("หอประชุมเทศบาลนครลำปาง" in t for t in by_kind["reminder"])
+
+
+def test_mistyped_numbers_and_years_get_thai_answers_not_errors(app, clock) -> None:
+    """Year 0001 or 9999, no seats, letters for seats, a huge page number: each is refused in
+    Thai (or taken as the last page), and nothing is stored."""
+    user = signed_in_coordinator(app)
+    runtime = app.extensions["runtime"]
+    with runtime.db() as session:
+        course_id = session.scalars(select(Course.id)).first()
+        workshops_before = len(session.scalars(select(Workshop)).all())
+    starts = (clock.now + timedelta(days=10)).astimezone(runtime.tz)
+    good = {
+        "course": str(course_id),
+        "starts": starts.strftime(LOCAL),
+        "ends": (starts + timedelta(hours=2)).strftime(LOCAL),
+        "venue": "ลานวัด",
+        "map_url": "",
+        "capacity": "10",
+        "deadline": starts.strftime(LOCAL),
+        "checkin_code": "",
+    }
+    cases = [
+        ({"deadline": "0001-01-01T00:00"}, "วันเวลาไม่ถูกต้อง"),
+        ({"capacity": "0"}, "จำนวนที่นั่งต้องอยู่ระหว่าง 1 ถึง 10000"),
+        ({"capacity": "สิบ"}, "ใส่เป็นตัวเลข"),
+        ({"course": "999999"}, "เลือกจากรายการที่มี"),
+        ({"venue": "ล" * 301}, "ยาวเกินไป ไม่เกิน 300 ตัวอักษร"),
+        (
+            {
+                "starts": "9999-12-31T20:00",
+                "ends": "9999-12-31T22:00",
+                "deadline": "9999-12-30T20:00",
+            },
+            "วันเวลาไม่ถูกต้อง",
+        ),
+        (
+            {
+                "starts": (starts + timedelta(days=800)).strftime(LOCAL),
+                "ends": (starts + timedelta(days=800, hours=2)).strftime(LOCAL),
+                "deadline": (starts + timedelta(days=799)).strftime(LOCAL),
+            },
+            "วันอบรมต้องไม่เกิน 2 ปีจากวันนี้",
+        ),
+    ]
+    for change, said in cases:
+        user.get("/console/workshops/new")
+        answer = user.post("/console/workshops/new", good | change)
+        assert answer.status_code == 200 and said in user.text(), change
+        assert "Not a valid" not in user.text() and "This field" not in user.text()
+    with runtime.db() as session:
+        assert len(session.scalars(select(Workshop)).all()) == workshops_before
+    assert user.get("/console/respondents?page=99999999999999999999").status_code == 200
+    researcher_page = ConsoleUser(app)
+    add_account(app, "r@example.org", "researcher")
+    researcher_page.sign_in("r@example.org")
+    refused = researcher_page.get("/console/courses")
+    assert refused.status_code == 403 and "หน้านี้สำหรับบทบาทอื่น" in researcher_page.text()

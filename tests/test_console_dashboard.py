@@ -23,9 +23,14 @@ def charts_of(user: ConsoleUser) -> dict[str, dict]:
 def series(chart: dict) -> dict[str, dict[str, int]]:
     """A chart's figures: dataset label → category label → value."""
     return {
-        dataset["label"]: dict(zip(chart["labels"], dataset["data"], strict=True))
+        dataset["label"]: dict(zip(map(_words, chart["labels"]), dataset["data"], strict=True))
         for dataset in chart["datasets"]
     }
+
+
+def _words(label: str | list[str]) -> str:
+    """A label as one text (a label of two lines comes as a list)."""
+    return " ".join(label) if isinstance(label, list) else label
 
 
 def test_the_charts_count_what_the_database_holds(app, clock) -> None:

@@ -78,7 +78,7 @@ def new_workshop() -> str | Response:
                 rt, current_user.actor(), form.course.data, starts, ends, _details(form)
             )
         except Refused as refusal:
-            form.starts.errors.append(_refusal(refusal))
+            form.starts.errors.append(refusal_words(refusal))
         else:
             flash(_("console.workshops.added"), "ok")
             return redirect(url_for("console.workshop", workshop_id=workshop_id))
@@ -105,7 +105,7 @@ def workshop_details(workshop_id: int) -> Response:
     except LookupError:
         abort(404)
     except Refused as refusal:
-        flash(_refusal(refusal), "error")
+        flash(refusal_words(refusal), "error")
         return back
     flash(
         _(
@@ -128,12 +128,14 @@ def _details(form: WorkshopDetailsForm) -> WorkshopDetails:
     )
 
 
-def _refusal(refusal: Refused) -> str:
+def refusal_words(refusal: Refused) -> str:
     """Why a workshop change was refused, in the console's words."""
     if refusal.reason == "seats_taken":
         return _("console.workshop.seats_taken", taken=refusal.taken)
     if refusal.reason == "deadline_after_start":
         return _("console.workshop.deadline_after_start")
+    if refusal.reason == "too_far":
+        return _("console.workshop.too_far")
     return _("console.workshop.move_invalid")
 
 

@@ -20,6 +20,7 @@ from bot.console.roles import ROLES
 from bot.console.sign_in import console_language
 from bot.library import PROFILE_FORM_ID
 from bot.runtime import runtime
+from bot.text_cut import cut_graphemes
 from bot.thai_dates import format_day_month, format_thai_date
 from storage import dashboard
 from storage.models import Workshop
@@ -27,6 +28,8 @@ from storage.surveys import latest_versions
 
 #: How many days the activity chart covers.
 ACTIVITY_DAYS = 30
+#: Characters of a workshop's title beside its bar.
+WORKSHOP_LABEL = 24
 #: The registration statuses the workshop chart stacks, in order.
 SEAT_STATUSES = ("attended", "no_show", "registered", "waitlisted", "cancelled")
 
@@ -105,9 +108,11 @@ def _workshop_chart(db) -> dict[str, Any]:
     counts = dashboard.registrations_by_workshop(db)
     tz = runtime().tz
 
-    def name(w: Workshop) -> str:
+    def name(w: Workshop) -> list[str]:
+        # two short lines (the date, then the title cut at a grapheme), so the axis keeps both
         title = w.course.title_th if language == "th" else w.course.title_en or w.course.title_th
-        return f"{format_day_month(w.starts_at.astimezone(tz).date(), language)} {title}"
+        day = format_day_month(w.starts_at.astimezone(tz).date(), language)
+        return [day, cut_graphemes(title, WORKSHOP_LABEL)]
 
     return _chart(
         "workshops",
@@ -148,7 +153,7 @@ def _chart(
     chart_id: str,
     title: str,
     kind: str,
-    labels: list[str],
+    labels: list[str] | list[list[str]],
     series: list[tuple[str, list[int]]],
     *,
     stacked: bool = False,

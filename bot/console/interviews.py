@@ -5,9 +5,10 @@ as entered by the coordinator; a one-time code later moves the respondent onto t
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import segno
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -28,6 +29,8 @@ from storage.models import Respondent, Submission
 from storage.outbox import newest_messages
 from survey_flows.session import HelloInput, TextInput
 
+#: Where the browser's session keeps the hand-over code it was shown last.
+HAND_OVER_KEY = "hand_over"
 #: The interview's newest messages shown (a whole assessment is about a hundred).
 MESSAGES_SHOWN = 200
 
@@ -109,7 +112,9 @@ def interview_answer(respondent_id: int) -> Response:
             return redirect(url_for("console.interviews"))
         identity = person.channel_user_id
     tapped = request.form.get("button", "")
-    given = TappedButton(tapped) if is_reference(tapped) else TextInput(form.text.data or "")
+    # a tap and typed text together is no answer anyone chose: the question is asked again
+    typed = form.text.data or ""
+    given = TappedButton(tapped) if is_reference(tapped) and not typed else TextInput(typed)
     # the page's turn id makes a resent form (a double tap, a reload) count once
     rt.handle(
         Inbound(
@@ -125,9 +130,9 @@ def interview_answer(respondent_id: int) -> Response:
 
 @blueprint.post("/interviews/<int:respondent_id>/hand-over")
 @allowed(*RUNS_WORKSHOPS)
-def hand_over(respondent_id: int) -> str | Response:
-    """A one-time code, and a QR code per channel, that move the interview onto the
-    respondent's own phone."""
+def hand_over(respondent_id: int) -> Response:
+    """Make a one-time code that moves the interview onto the respondent's own phone; it is
+    kept in this browser's session, so reloading the page shows the same code, not a new one."""
     if not ActionForm().validate_on_submit():
         abort(400)
     rt = runtime()
@@ -137,7 +142,21 @@ def hand_over(respondent_id: int) -> str | Response:
             abort(404)
         code = issue_code(db, respondent_id, current_user.email, rt.clock())
         audit_here(db, "interview.hand_over_code", target=f"respondent:{respondent_id}")
-    text = hand_over_text(code)
+    until = rt.clock() + CODE_LIFETIME
+    session[HAND_OVER_KEY] = {"respondent": respondent_id, "code": code, "until": until.isoformat()}
+    return redirect(url_for("console.hand_over_page", respondent_id=respondent_id))
+
+
+@blueprint.get("/interviews/<int:respondent_id>/hand-over")
+@allowed(*RUNS_WORKSHOPS)
+def hand_over_page(respondent_id: int) -> str | Response:
+    """The code made last, as a QR code per channel and as text to type, while it works."""
+    rt = runtime()
+    made = session.get(HAND_OVER_KEY) or {}
+    until = datetime.fromisoformat(made["until"]) if made.get("until") else None
+    if made.get("respondent") != respondent_id or until is None or until <= rt.clock():
+        return redirect(url_for("console.interview", respondent_id=respondent_id))
+    text = hand_over_text(made["code"])
     links = [
         (link.label, link.url, segno.make(link.url, error="m").svg_data_uri(scale=5))
         for link in chat_links(rt, text, None)

@@ -38,6 +38,8 @@ from survey_flows.form import Flow
 
 #: Respondents on one page of the search.
 PAGE_SIZE = 50
+#: No search has more pages than this (a larger number in the address is taken as this).
+LAST_PAGE = 100_000
 #: The newest messages shown on a respondent's page.
 MESSAGES_SHOWN = 50
 
@@ -52,7 +54,7 @@ def respondents() -> str:
             for name in ("group", "municipality", "channel", "form_id", "completion")
         }
     )
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), LAST_PAGE)
     with runtime().db() as db:
         labels = profile_labels(db)
         found, total = search_respondents(db, wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
@@ -150,17 +152,23 @@ def _submissions(db: Session, respondent_id: int) -> list[dict[str, Any]]:
             {
                 "submission": submission,
                 "title": flow.title.get(language) or flow.title.get("th") or flow.form_id,
-                "answers": [_answer(flow, a, language) for a in answers.get(submission.id, [])],
+                "answers": [
+                    row
+                    for a in answers.get(submission.id, [])
+                    if (row := _answer(flow, a, language)) is not None
+                ],
                 "scores": _scores(flow, submission.scores, language),
             }
         )
     return shown
 
 
-def _answer(flow: Flow, answer: Answer, language: str) -> dict[str, Any]:
+def _answer(flow: Flow, answer: Answer, language: str) -> dict[str, Any] | None:
     """An answer with its question's words; a changed answer is kept, shown as replaced."""
     item = next((i for i in flow.items if i.name == answer.question), None)
     question = (item.label.get(language) or item.label.get("th")) if item else None
+    if item is not None and not question:
+        return None  # a calculation the form makes, not a question anyone answered
     return {
         "question": question or answer.question,
         "answer": answer.raw,

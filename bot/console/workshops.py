@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
 from bot.console.contact import contact_of
+from bot.console.courses import refusal_words
 from bot.console.forms import ActionForm, RescheduleForm, WorkshopDetailsForm
 from bot.console.labels import profile_labels
 from bot.console.roles import ROLES, RUNS_WORKSHOPS
@@ -26,6 +27,7 @@ from bot.runtime import runtime
 from bot.thai_dates import format_thai_datetime
 from storage.models import Registration, Respondent, Workshop
 from storage.surveys import latest_versions
+from storage.workshops import Refused
 
 
 @blueprint.get("/")
@@ -40,7 +42,8 @@ def home() -> str:
         workshops = db.scalars(
             select(Workshop).options(joinedload(Workshop.course)).order_by(Workshop.starts_at)
         ).all()
-        counts = Counter(db.execute(select(Registration.workshop_id, Registration.status)).tuples())
+        seats = db.execute(select(Registration.workshop_id, Registration.status))
+        counts = Counter(tuple(row) for row in seats)
         rows = [_workshop_row(w, counts) for w in workshops]
         surveys = [
             (v.form_id, runtime().library.flow(v).title.get(console_language()) or v.form_id)
@@ -101,8 +104,8 @@ def reschedule(workshop_id: int) -> Response:
         told = reschedule_workshop(rt, current_user.actor(), workshop_id, starts, ends)
     except LookupError:
         abort(404)
-    except ValueError:  # ends before it starts, or moved into the past
-        flash(_("console.workshop.move_invalid"), "error")
+    except Refused as refusal:  # ends before it starts, into the past, years away
+        flash(refusal_words(refusal), "error")
         return redirect(url_for("console.workshop", workshop_id=workshop_id))
     flash(_("console.workshop.moved", told=told), "ok")
     return redirect(url_for("console.workshop", workshop_id=workshop_id))
