@@ -12,8 +12,8 @@ What it does, in one run:
    and a registration at one of the demo workshops for one in ten.
 2. Times the dashboard page as a signed-in researcher sees it (every figure counted by the
    database), five times, and prints the median and the worst.
-3. The floor, in the same run: one `SELECT count(*)` over the answers, the least any page that
-   counts answers must pay.
+3. The floor, in the same run: one `SELECT count(*)` over the answers, the least a page that
+   counted answers would pay (the dashboard counts respondents and submissions instead).
 
 This is a benchmark, not a test: it asserts nothing and touches no database but its own.
 """

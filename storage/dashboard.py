@@ -12,7 +12,6 @@ from sqlalchemy import ColumnElement, Date, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
-    Answer,
     ConsentRecord,
     Registration,
     Respondent,
@@ -81,27 +80,30 @@ def registrations_by_workshop(session: Session) -> dict[int, Counter[str]]:
 def activity_by_day(
     session: Session, today: date, days: int, tz: ZoneInfo
 ) -> dict[str, dict[date, int]]:
-    """Answers given and people joining on each of the last `days` local days (to `today`)."""
+    """People joining, surveys started and surveys completed on each of the last `days` local
+    days (to `today`). Counted from submissions, not answers: fifty times fewer rows to read."""
     since = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=tz)
     dialect = session.get_bind().dialect.name
     figures = {}
     for name, moment, source in (
-        ("answers", Answer.answered_at, Answer),
         ("joined", Respondent.created_at, Respondent),
+        ("started", Submission.started_at, Submission),
+        ("completed", Submission.completed_at, Submission),
     ):
-        day = _local_day(moment, dialect, tz, since)
+        day = _local_day(moment, dialect, since)
         query = select(day, func.count()).select_from(source).where(moment >= since)
-        if source is Answer:
-            query = query.join(Respondent, Respondent.id == Answer.respondent_id)
+        if source is Submission:
+            query = query.join(Respondent, Respondent.id == Submission.respondent_id)
         rows = session.execute(query.where(REAL).group_by(day))
         figures[name] = {_as_date(d): count for d, count in rows}
     return figures
 
 
-def _local_day(moment, dialect: str, tz: ZoneInfo, near: datetime) -> ColumnElement:
-    """The local calendar day of a stored UTC moment, computed by the database."""
+def _local_day(moment, dialect: str, near: datetime) -> ColumnElement:
+    """The local calendar day (in `near`'s zone) of a stored UTC moment, computed by the
+    database."""
     if dialect == "postgresql":
-        return cast(func.timezone(str(tz), moment), Date)
+        return cast(func.timezone(str(near.tzinfo), moment), Date)
     # SQLite keeps UTC text: shift by the zone's offset (Thailand keeps one all year)
     hours = int((near.utcoffset() or timedelta()).total_seconds() // 3600)
     return func.date(moment, literal_column(f"'{hours:+d} hours'"))

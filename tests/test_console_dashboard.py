@@ -35,7 +35,7 @@ def _words(label: str | list[str]) -> str:
 
 def test_the_charts_count_what_the_database_holds(app, clock) -> None:
     """Group, municipality and channel counts, the assessment's funnel, the workshop's seats and
-    the day's answers and newcomers, in Thai; the simulator's tester counted nowhere."""
+    the day's newcomers, surveys started and completed, in Thai; the simulator's tester counted nowhere."""
     people(app, clock)
     clock.advance(hours=1)
     add_account(app, RESEARCHER, "researcher")
@@ -52,7 +52,8 @@ def test_the_charts_count_what_the_database_holds(app, clock) -> None:
     assert sum(seats["ลงทะเบียนแล้ว"].values()) == 1
     activity = series(charts["activity"])
     today = charts["activity"]["labels"][-1]
-    assert activity["คำตอบ"][today] == 1 and activity["ผู้ตอบใหม่"][today] == 3
+    assert (activity["ผู้ตอบใหม่"][today], activity["เริ่มตอบ"][today]) == (3, 2)
+    assert activity["ตอบครบ"][today] == 1
     assert len(charts["activity"]["labels"]) == 30
     clock.advance(days=1)
     later = series(charts_of(user)["activity"])  # a day on: yesterday keeps its figure

@@ -132,7 +132,7 @@ def _workshop_chart(db) -> dict[str, Any]:
 
 
 def _activity_chart(db) -> dict[str, Any]:
-    """Answers given and people joining, day by day, over the last weeks."""
+    """People joining, surveys started and completed, day by day, over the last weeks."""
     rt, language = runtime(), console_language()
     today = rt.clock().astimezone(rt.tz).date()
     days = [today - timedelta(days=n) for n in reversed(range(ACTIVITY_DAYS))]
@@ -143,8 +143,9 @@ def _activity_chart(db) -> dict[str, Any]:
         "line",
         [format_day_month(day, language) for day in days],
         [
-            (_("console.dashboard.answers"), [figures["answers"].get(d, 0) for d in days]),
             (_("console.dashboard.joined"), [figures["joined"].get(d, 0) for d in days]),
+            (_("console.dashboard.started"), [figures["started"].get(d, 0) for d in days]),
+            (_("console.dashboard.completed"), [figures["completed"].get(d, 0) for d in days]),
         ],
     )
 
