@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from bot import worker
+from bot.broadcast_commands import broadcast_group
 from bot.coordinators import workshops_group
 from bot.exports import export_csv
 from bot.runtime import runtime
@@ -134,5 +135,6 @@ def init_app(app: Flask) -> None:
         export_command,
         worker_command,
         workshops_group,
+        broadcast_group,
     ):
         app.cli.add_command(command)

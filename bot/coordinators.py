@@ -31,7 +31,7 @@ BY = click.option(
 )
 
 
-def _actor(rt: Runtime, email: str) -> Actor:
+def acting_as(rt: Runtime, email: str) -> Actor:
     """The staff user the command acts as: an active coordinator or admin."""
     with rt.db() as session:
         user = find_user(session, email)
@@ -49,7 +49,7 @@ def attendance_command(registration_id: int, attended: bool, email: str) -> None
     """Mark a registration as attended or no-show."""
     rt = runtime()
     try:
-        mark_attendance(rt, _actor(rt, email), registration_id, attended)
+        mark_attendance(rt, acting_as(rt, email), registration_id, attended)
     except LookupError as error:
         raise click.ClickException(str(error)) from error
     click.echo("attended" if attended else "no-show")
@@ -66,7 +66,7 @@ def reschedule_command(workshop_id: int, starts: datetime, ends: datetime, email
     rt = runtime()
     start, end = starts.replace(tzinfo=rt.tz), ends.replace(tzinfo=rt.tz)
     try:
-        told = reschedule_workshop(rt, _actor(rt, email), workshop_id, start, end)
+        told = reschedule_workshop(rt, acting_as(rt, email), workshop_id, start, end)
     except (LookupError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"moved; {told} registrants told")
@@ -80,7 +80,7 @@ def cancel_command(workshop_id: int, email: str) -> None:
     """Cancel a workshop; its registrants are told and get no more reminders."""
     rt = runtime()
     try:
-        told = cancel_workshop(rt, _actor(rt, email), workshop_id)
+        told = cancel_workshop(rt, acting_as(rt, email), workshop_id)
     except LookupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"cancelled; {told} registrants told")

@@ -137,12 +137,14 @@ def note_try(
 def claim(
     db: sessionmaker[Session], now: datetime, respondent_id: int | None = None, limit: int = 100
 ) -> list[Claimed]:
-    """Take up to `limit` due messages (optionally one respondent's), oldest first."""
+    """Take up to `limit` due messages (optionally one respondent's): replies first, then the
+    rest, each oldest first."""
     with db.begin() as session:
         query = (
             select(OutboxMessage)
             .where(OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.due_at <= now)
-            .order_by(OutboxMessage.id)
+            # a reply someone is waiting for goes before a broadcast's or a reminder's
+            .order_by(OutboxMessage.kind != "reply", OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -203,6 +203,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "due_at"),
         Index("ix_outbox_respondent", "respondent_id", "id"),
+        Index("ix_outbox_broadcast_respondent", "broadcast_id", "respondent_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Serial, primary_key=True)
@@ -218,8 +219,11 @@ class OutboxMessage(Base):
     #: The rendered, channel-neutral message: {"text", "buttons": [{"label", "data"}], "card"?}.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: "reply" to something the respondent sent, "nudge" after a long silence mid-survey,
-    #: "reminder" of a workshop, "notice" (waitlist promotion, a workshop moved or cancelled).
+    #: "reminder" of a workshop, "notice" (waitlist promotion, a workshop moved or cancelled),
+    #: "broadcast" (a coordinator's notice to an audience).
     kind: Mapped[str] = mapped_column(String(16), default="reply")
+    #: For a broadcast's message: the broadcast (one message per respondent, at most).
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"))
     #: For reminders: the registration it is about, so it can be checked again before sending.
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
     #: pending → sending → sent | failed | dropped; the simulator's replies are "sent" when written.
@@ -384,3 +388,25 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: The client's address, for logins (the per-address limit counts these).
     address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Broadcast(Base):
+    """A coordinator's notice to an audience: its words, who it is for, when it goes."""
+
+    __tablename__ = "broadcast"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    text_th: Mapped[str] = mapped_column(Text)
+    #: For those who chose English; "" sends them the Thai.
+    text_en: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(Text, default="")
+    #: The audience as chosen (storage/audience.py), kept for the report.
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: When its messages fall due: as asked, or moved out of quiet hours unless urgent.
+    send_at: Mapped[datetime] = mapped_column(Timestamp())
+    urgent: Mapped[bool] = mapped_column(default=False)
+    #: How many it was written for.
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp())

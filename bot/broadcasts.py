@@ -1,0 +1,198 @@
+"""Broadcasts, as use cases the console and the CLI both call: how many an audience reaches (per
+channel), and sending a notice to it. Each recipient gets one outbox message, written in one
+transaction with the broadcast and its audit entry, so the delivery worker sends them with every
+guarantee a message has (retry keys, order per chat, the platforms' pace, consent and
+reachability checked again just before sending) and nobody gets one broadcast twice."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.coordination import Actor
+from bot.quiet_hours import next_allowed
+from bot.runtime import Runtime
+from storage.audience import Audience, audience_query, count_by_channel
+from storage.models import Broadcast, OutboxMessage, Respondent
+from storage.staff import audit
+
+#: The longest notice: a chat message that still reads as one message.
+LONGEST_TEXT = 2000
+#: Why a broadcast's message that never went was left.
+CANCELLED = "broadcast cancelled"
+#: Rows written per statement.
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a broadcast says: the Thai, the English for those who chose it, an optional link."""
+
+    text_th: str
+    text_en: str = ""
+    link: str = ""
+
+    def checked(self) -> Notice:
+        """The notice trimmed; ValueError when it is empty or too long."""
+        notice = Notice(self.text_th.strip(), self.text_en.strip(), self.link.strip())
+        if not notice.text_th:
+            raise ValueError("a broadcast needs its Thai text")
+        if max(len(notice.text_th), len(notice.text_en)) > LONGEST_TEXT:
+            raise ValueError(f"a broadcast's text is {LONGEST_TEXT} characters at most")
+        if notice.link and not notice.link.startswith(("https://", "http://")):
+            raise ValueError("a link starts with https://")
+        return notice
+
+    def payload(self, language: str) -> dict:
+        """The message as a respondent of this language reads it."""
+        text = self.text_en if language == "en" and self.text_en else self.text_th
+        return {"text": f"{text}\n{self.link}" if self.link else text, "buttons": []}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a broadcast would do: how many it reaches per channel, and when it would go."""
+
+    reach: dict[str, int]
+    send_at: datetime
+    #: It was asked for in quiet hours (21:00–08:00) and moved to the morning.
+    moved: bool
+
+    @property
+    def total(self) -> int:
+        """Everyone it reaches."""
+        return sum(self.reach.values())
+
+
+def plan_broadcast(
+    rt: Runtime, audience: Audience, wanted_at: datetime | None = None, urgent: bool = False
+) -> Plan:
+    """How many the audience reaches per channel, and when a broadcast to it would go."""
+    wanted = wanted_at or rt.clock()
+    send_at = wanted if urgent else next_allowed(wanted, rt.tz)
+    with rt.db() as session:
+        reach = count_by_channel(session, audience)
+    return Plan(reach, send_at, send_at != wanted)
+
+
+def send_broadcast(
+    rt: Runtime,
+    actor: Actor,
+    notice: Notice,
+    audience: Audience,
+    wanted_at: datetime | None = None,
+    urgent: bool = False,
+) -> tuple[int, Plan]:
+    """Write the broadcast and one message per recipient, due at its time (out of quiet hours
+    unless urgent); return its id and what it reaches."""
+    notice = notice.checked()
+    now = rt.clock()
+    wanted = wanted_at or now
+    if wanted < now - timedelta(minutes=1):  # a minute's grace for a form filled in slowly
+        raise ValueError("a broadcast cannot be scheduled in the past")
+    send_at = wanted if urgent else next_allowed(wanted, rt.tz)
+    with rt.db.begin() as session:
+        broadcast = Broadcast(
+            created_by=actor.email,
+            created_at=now,
+            text_th=notice.text_th,
+            text_en=notice.text_en,
+            link=notice.link,
+            audience=audience.to_json(),
+            send_at=send_at,
+            urgent=urgent,
+        )
+        session.add(broadcast)
+        session.flush()
+        reach = _write_messages(session, broadcast, notice, audience, now)
+        broadcast.recipients = sum(reach.values())
+        audit(
+            session,
+            actor.email,
+            "broadcast.sent",
+            now,
+            target=f"broadcast:{broadcast.id}",
+            address=actor.address,
+            audience=audience.to_json(),
+            reach=reach,
+            send_at=send_at.isoformat(),
+            urgent=urgent,
+        )
+        return broadcast.id, Plan(reach, send_at, send_at != wanted)
+
+
+def cancel_broadcast(rt: Runtime, actor: Actor, broadcast_id: int) -> int:
+    """Stop a broadcast: its messages not yet sent are withdrawn (those sent stay recorded);
+    return how many were withdrawn (LookupError for no such broadcast)."""
+    now = rt.clock()
+    with rt.db.begin() as session:
+        broadcast = session.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            raise LookupError(f"no broadcast {broadcast_id}")
+        withdrawn = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status == "pending")
+            .values(status="dropped", last_error=CANCELLED)
+        ).rowcount
+        broadcast.cancelled_at = broadcast.cancelled_at or now
+        audit(
+            session,
+            actor.email,
+            "broadcast.cancelled",
+            now,
+            target=f"broadcast:{broadcast_id}",
+            address=actor.address,
+            withdrawn=withdrawn,
+        )
+    return withdrawn
+
+
+def progress(session: Session, broadcast_id: int) -> Counter[str]:
+    """A broadcast's messages by status: pending, sending, sent, failed, dropped."""
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.broadcast_id == broadcast_id)
+        .group_by(OutboxMessage.status)
+    )
+    return Counter(dict(rows.all()))
+
+
+def _write_messages(
+    session: Session, broadcast: Broadcast, notice: Notice, audience: Audience, now: datetime
+) -> dict[str, int]:
+    """One outbox message per recipient, in their language, in bulk; the count per channel."""
+    people = session.execute(
+        audience_query(audience)
+        .with_only_columns(
+            Respondent.id, Respondent.channel, Respondent.channel_user_id, Respondent.language
+        )
+        .order_by(Respondent.id)
+    ).all()
+    payloads = {language: notice.payload(language) for language in {p.language for p in people}}
+    reach: Counter[str] = Counter()
+    rows = []
+    for person in people:
+        reach[person.channel] += 1
+        rows.append(
+            {
+                "retry_key": str(uuid.uuid4()),
+                "respondent_id": person.id,
+                "channel": person.channel,
+                "address": person.channel_user_id,
+                "payload": payloads[person.language],
+                "kind": "broadcast",
+                "broadcast_id": broadcast.id,
+                "status": "pending",
+                "due_at": broadcast.send_at,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    for first in range(0, len(rows), BATCH):
+        session.execute(insert(OutboxMessage), rows[first : first + BATCH])
+    return dict(reach)

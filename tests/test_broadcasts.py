@@ -1,0 +1,255 @@
+"""Broadcasts through the service, the CLI and the fake LINE API: the audience selects the right
+people and never those who withdrew, blocked the bot, never consented or are test data; each gets
+one message in their language with its own retry key; quiet hours move it unless urgent;
+cancelling withdraws what has not gone; replies someone waits for go first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.broadcasts import CANCELLED, Notice, cancel_broadcast, plan_broadcast, send_broadcast
+from bot.coordination import Actor
+from bot.delivery import claim, deliver, send
+from storage.audience import Audience
+from storage.models import (
+    AuditEntry,
+    ConsentRecord,
+    OutboxMessage,
+    Respondent,
+    Submission,
+    SurveyVersion,
+    Workshop,
+)
+from storage.outbox import add_messages
+from storage.workshops import register
+from tests.console_user import add_account
+
+COORDINATOR = "coord@example.org"
+ACTOR = Actor(COORDINATOR, "coordinator", "192.0.2.1")
+NOTICE = Notice("พรุ่งนี้มีตลาดนัดชุมชนที่กาดกองต้าค่ะ", "Community market at Kad Kong Ta tomorrow.")
+
+
+def person(session, clock, name: str, *, consent=True, **columns) -> Respondent:
+    """A LINE respondent (consented unless told otherwise) with the given columns."""
+    made = Respondent(
+        channel=columns.pop("channel", "line"),
+        channel_user_id=f"U{name:0>32}"[:33],
+        profile=columns.pop("profile", {}),
+        created_at=clock.now,
+        **columns,
+    )
+    session.add(made)
+    session.flush()
+    if consent:
+        session.add(
+            ConsentRecord(
+                respondent_id=made.id,
+                wording_version="v1",
+                given=True,
+                recorded_at=clock.now,
+                channel=made.channel,
+            )
+        )
+    return made
+
+
+@pytest.fixture
+def town(line_app, clock) -> dict[str, int]:
+    """Drivers and vendors of both municipalities, and everyone a broadcast must leave out."""
+    runtime = line_app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        assessment = session.scalars(
+            select(SurveyVersion.id).where(SurveyVersion.form_id == "active_citizen")
+        ).first()
+        workshop = session.scalars(select(Workshop.id).order_by(Workshop.id)).first()
+        ids = {}
+        for name, profile, extra in (
+            ("driver", {"group": "carriage", "municipality": "nakhon"}, {"language": "en"}),
+            ("driver2", {"group": "carriage", "municipality": "khelang"}, {}),
+            ("vendor", {"group": "kadkongta", "municipality": "nakhon"}, {}),
+            ("teleg", {"group": "kadkongta", "municipality": "nakhon"}, {"channel": "telegram"}),
+        ):
+            ids[name] = person(session, clock, name, profile=profile, **extra).id
+        out = {"group": "carriage", "municipality": "nakhon"}
+        ids["withdrew"] = person(session, clock, "withdrew", profile=out, consent_withdrawn=True).id
+        ids["blocked"] = person(session, clock, "blocked", profile=out, reachable=False).id
+        ids["never"] = person(session, clock, "never", profile=out, consent=False).id
+        ids["tester"] = person(session, clock, "tester", profile=out, is_test=True).id
+        register(session, workshop, ids["driver2"], clock.now)
+        for who, score in (("driver", 2.5), ("vendor", 4.0)):
+            session.add(
+                Submission(
+                    respondent_id=ids[who],
+                    survey_version_id=assessment,
+                    channel="line",
+                    started_at=clock.now - timedelta(hours=1),
+                    completed_at=clock.now,
+                    scores={"characteristics": {"c3": score}, "subfeatures": {}},
+                )
+            )
+        ids["workshop"] = workshop
+    add_account(line_app, COORDINATOR, "coordinator")
+    return ids
+
+
+def reached(app, audience: Audience) -> set[int]:
+    """Who a broadcast to the audience is written for."""
+    broadcast_id, _ = send_broadcast(
+        app.extensions["runtime"], ACTOR, NOTICE, audience, urgent=True
+    )
+    with app.extensions["runtime"].db() as session:
+        return set(
+            session.scalars(
+                select(OutboxMessage.respondent_id).where(
+                    OutboxMessage.broadcast_id == broadcast_id
+                )
+            )
+        )
+
+
+def test_segments_select_the_right_people_and_never_the_excluded(line_app, town) -> None:
+    """Each filter, and two together; the withdrawn, the blocked, the never consented and the
+    testers are in none."""
+    ids = town
+    everyone = {ids[n] for n in ("driver", "driver2", "vendor", "teleg")}
+    assert reached(line_app, Audience()) == everyone
+    assert reached(line_app, Audience(groups=("carriage",))) == {ids["driver"], ids["driver2"]}
+    assert reached(line_app, Audience(municipalities=("khelang",))) == {ids["driver2"]}
+    assert reached(line_app, Audience(channel="telegram")) == {ids["teleg"]}
+    assert reached(
+        line_app, Audience(groups=("kadkongta",), municipalities=("nakhon",), channel="line")
+    ) == {ids["vendor"]}
+    assert reached(line_app, Audience(workshop_id=ids["workshop"])) == {ids["driver2"]}
+    assert (
+        reached(line_app, Audience(workshop_id=ids["workshop"], workshop_part="waitlisted"))
+        == set()
+    )
+    done = Audience(form_id="active_citizen", completed=True)
+    assert reached(line_app, done) == {ids["driver"], ids["vendor"]}
+    not_done = Audience(form_id="active_citizen", completed=False)
+    assert reached(line_app, not_done) == {ids["driver2"], ids["teleg"]}
+    assert reached(line_app, Audience(characteristic="c3", below=3.0)) == {ids["driver"]}
+
+
+def test_the_plan_counts_per_channel_and_moves_quiet_hours(line_app, town, clock) -> None:
+    """The count per channel before sending; 22:30 is moved to 08:00 the next morning, unless
+    urgent; a time in the past is refused."""
+    runtime = line_app.extensions["runtime"]
+    late = datetime(2026, 11, 23, 22, 30, tzinfo=runtime.tz)
+    plan = plan_broadcast(runtime, Audience(), late)
+    assert plan.reach == {"line": 3, "telegram": 1} and plan.total == 4
+    assert plan.moved and plan.send_at == datetime(2026, 11, 24, 8, 0, tzinfo=runtime.tz)
+    urgent = plan_broadcast(runtime, Audience(), late, urgent=True)
+    assert not urgent.moved and urgent.send_at == late
+    with pytest.raises(ValueError):
+        send_broadcast(runtime, ACTOR, NOTICE, Audience(), clock.now - timedelta(hours=1))
+    with runtime.db() as session:
+        assert session.scalars(select(OutboxMessage)).all() == []  # planning sends nothing
+
+
+def test_each_gets_one_message_in_their_language_with_its_own_retry_key(
+    line_app, town, fake_line, clock
+) -> None:
+    """Through the worker to the fake LINE: English for the one who chose it, Thai for the
+    rest; distinct retry keys; the broadcast audited; the same broadcast cannot be written twice
+    for anyone."""
+    runtime = line_app.extensions["runtime"]
+    broadcast_id, plan = send_broadcast(
+        runtime, ACTOR, NOTICE, Audience(channel="line", groups=("carriage",)), urgent=True
+    )
+    assert plan.reach == {"line": 2}
+    while deliver(runtime, clock.now):
+        pass
+    pushes = fake_line.pushes()
+    texts = {push.json["to"]: push.json["messages"][0]["text"] for push in pushes}
+    assert texts == {
+        "U" + "driver".rjust(32, "0"): NOTICE.text_en,
+        "U" + "driver2".rjust(32, "0"): NOTICE.text_th,
+    }
+    assert len({push.headers["x-line-retry-key"] for push in pushes}) == 2
+    with runtime.db() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "broadcast.sent")
+        ).one()
+        assert entry.actor == COORDINATOR and entry.detail["reach"] == {"line": 2}
+        row = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id)
+        ).first()
+    with pytest.raises(IntegrityError), runtime.db.begin() as session:
+        add = add_messages(
+            session, row.respondent_id, "line", row.address, [{"text": "x"}], clock.now
+        )
+        add[0].broadcast_id = broadcast_id
+        session.flush()
+
+
+def test_someone_who_withdraws_after_it_was_written_gets_nothing(
+    line_app, town, fake_line, clock
+) -> None:
+    """Consent is checked again just before sending: the message is dropped, not sent."""
+    runtime = line_app.extensions["runtime"]
+    send_broadcast(runtime, ACTOR, NOTICE, Audience(groups=("kadkongta",), channel="line"))
+    with runtime.db.begin() as session:
+        session.get(Respondent, town["vendor"]).consent_withdrawn = True
+    while deliver(runtime, clock.now):
+        pass
+    assert fake_line.pushes() == []
+
+
+def test_cancelling_withdraws_what_has_not_gone_and_keeps_what_went(
+    line_app, town, fake_line, clock
+) -> None:
+    """One message sent, then cancel: the rest are dropped as cancelled, the sent one stays."""
+    runtime = line_app.extensions["runtime"]
+    broadcast_id, _ = send_broadcast(runtime, ACTOR, NOTICE, Audience(channel="line"), urgent=True)
+    send(runtime, claim(runtime.db, clock.now, limit=1), clock.now)
+    assert cancel_broadcast(runtime, ACTOR, broadcast_id) == 2
+    while deliver(runtime, clock.now):
+        pass
+    assert len(fake_line.pushes()) == 1
+    with runtime.db() as session:
+        statuses = sorted(
+            (row.status, row.last_error)
+            for row in session.scalars(
+                select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id)
+            )
+        )
+    assert statuses == [("dropped", CANCELLED), ("dropped", CANCELLED), ("sent", None)]
+
+
+def test_a_waiting_reply_is_claimed_before_a_broadcast(line_app, town, clock) -> None:
+    """A reply written after a broadcast of many is still the first the worker takes."""
+    runtime = line_app.extensions["runtime"]
+    send_broadcast(runtime, ACTOR, NOTICE, Audience(), urgent=True)
+    with runtime.db.begin() as session:
+        [reply] = add_messages(
+            session,
+            town["vendor"],
+            "line",
+            "U" + "vendor".rjust(32, "0"),
+            [{"text": "ค่ะ"}],
+            clock.now,
+        )
+        reply_id = reply.id
+    assert [message.id for message in claim(runtime.db, clock.now, limit=1)] == [reply_id]
+
+
+def test_the_command_line_sends_or_only_counts(line_app, town) -> None:
+    """`flask broadcast send --dry-run` counts and writes nothing; without it, the notice is
+    written for the group and the command says how many."""
+    runner = line_app.test_cli_runner()
+    args = ["broadcast", "send", "--text", NOTICE.text_th, "--group", "carriage"]
+    dry = runner.invoke(args=[*args, "--dry-run", "--by", COORDINATOR])
+    assert dry.exit_code == 0, dry.output
+    assert "would reach 2: line 2" in dry.output
+    with line_app.extensions["runtime"].db() as session:
+        assert session.scalars(select(OutboxMessage)).all() == []
+    sent = runner.invoke(args=[*args, "--urgent", "--by", COORDINATOR])
+    assert sent.exit_code == 0, sent.output
+    assert "2 messages (line 2)" in sent.output
+    nobody = runner.invoke(args=[*args, "--by", "stranger@example.org"])
+    assert nobody.exit_code != 0 and "not an active coordinator" in nobody.output
