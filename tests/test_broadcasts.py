@@ -253,3 +253,31 @@ def test_the_command_line_sends_or_only_counts(line_app, town) -> None:
     assert "2 messages (line 2)" in sent.output
     nobody = runner.invoke(args=[*args, "--by", "stranger@example.org"])
     assert nobody.exit_code != 0 and "not an active coordinator" in nobody.output
+
+
+def test_a_coordinator_composes_counts_previews_and_sends_in_the_console(line_app, town) -> None:
+    """First the count per channel and the preview, then the confirmed send: its page shows
+    the progress and its report lists each recipient by number, never by LINE id."""
+    import csv
+    import io
+
+    from tests.console_user import ConsoleUser
+
+    user = ConsoleUser(line_app)
+    user.sign_in(COORDINATOR)
+    user.get("/console/broadcasts/new")
+    chosen = {"text_th": NOTICE.text_th, "groups": ["carriage"], "urgent": "y"}
+    counted = user.post("/console/broadcasts/new", chosen)
+    assert counted.status_code == 200 and "จะส่งถึง 2 คน" in user.text()
+    assert "LINE: 2" in user.text() and NOTICE.text_th in user.text()
+    with line_app.extensions["runtime"].db() as session:
+        assert session.scalars(select(OutboxMessage)).all() == []  # counting sent nothing
+    sent = user.post("/console/broadcasts/new", chosen | {"confirmed": "y"})
+    assert sent.status_code == 302
+    user.get(sent.location)
+    assert "ผู้รับทั้งหมด" in user.text() and 'http-equiv="refresh"' in user.page
+    report = user.client.get(sent.location + "/report.csv")
+    rows = list(csv.reader(io.StringIO(report.data.decode("utf-8-sig"))))
+    assert rows[0] == ["respondent", "channel", "status", "sent_at", "reason"]
+    assert sorted(int(row[0]) for row in rows[1:]) == sorted([town["driver"], town["driver2"]])
+    assert "U" not in "".join(row[0] for row in rows[1:])

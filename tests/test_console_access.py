@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Registration, Respondent, StaffUser, Workshop
+from storage.models import (
+    AuditEntry,
+    Broadcast,
+    Registration,
+    Respondent,
+    StaffUser,
+    Workshop,
+)
 from storage.workshops import register
 from tests.console_user import PASSWORD, ConsoleUser, add_account
 
@@ -53,7 +60,9 @@ ALL, RUNS, ADMINS = (200, 200, 200), (200, 200, 403), (200, 403, 403)
 MOVED_ALL, MOVED_RUNS, MOVED_ADMINS = (302, 302, 302), (302, 302, 403), (302, 403, 403)
 
 
-def role_matrix(workshop_id: int, registration_id: int, person_id: int, interview_id: int):
+def role_matrix(
+    workshop_id: int, registration_id: int, person_id: int, interview_id: int, broadcast_id: int
+):
     """Every console route but sign-in, with the status each role gets; the cancel and the
     sign-out come last, since they end what the others use."""
     workshop, interview = f"/console/workshops/{workshop_id}", f"/console/interviews/{interview_id}"
@@ -95,6 +104,12 @@ def role_matrix(workshop_id: int, registration_id: int, person_id: int, intervie
         ("POST", f"{interview}/answer", {"text": "สวัสดี", "turn": "a" * 32}, MOVED_RUNS),
         ("POST", f"{interview}/hand-over", {}, MOVED_RUNS),
         ("GET", f"{interview}/hand-over", None, RUNS),  # the code just made, shown again
+        ("GET", "/console/broadcasts", None, RUNS),
+        ("GET", "/console/broadcasts/new", None, RUNS),
+        ("POST", "/console/broadcasts/new", {}, RUNS),  # nothing written: the form again
+        ("GET", f"/console/broadcasts/{broadcast_id}", None, RUNS),
+        ("GET", f"/console/broadcasts/{broadcast_id}/report.csv", None, RUNS),
+        ("POST", f"/console/broadcasts/{broadcast_id}/cancel", {}, MOVED_RUNS),
         ("POST", f"{workshop}/cancel", {}, MOVED_RUNS),
         ("POST", "/console/logout", {}, MOVED_ALL),
     ]
@@ -110,8 +125,16 @@ def test_every_role_reaches_exactly_its_routes(console, clock) -> None:
             channel="assisted", channel_user_id="assisted-x", created_at=clock.now
         )
         session.add(interview)
+        notice = Broadcast(
+            created_by=COORDINATOR,
+            created_at=clock.now,
+            text_th="ประกาศ",
+            audience={},
+            send_at=clock.now,
+        )
+        session.add(notice)
         session.flush()
-        ids = (workshop_id, registration_id, person.id, interview.id)
+        ids = (workshop_id, registration_id, person.id, interview.id, notice.id)
     matrix = role_matrix(*ids)
     adapter = console.url_map.bind("localhost")
     covered = {(method, adapter.match(path, method)[0]) for method, path, _d, _s in matrix}

@@ -18,6 +18,7 @@ from flask_babel import Babel
 from bot.console import (  # noqa: F401 - they add their pages
     admin,
     attendance_list,
+    broadcasts,
     courses,
     dashboard,
     interviews,

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    DecimalField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -202,3 +203,27 @@ class InterviewAnswerForm(ConsoleForm):
 
     turn = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$")])
     text = StringField(validators=[Length(max=2000)])
+
+
+class BroadcastForm(ConsoleForm):
+    """A broadcast: its words, who it goes to (every filter set must hold), and when."""
+
+    text_th = TextAreaField(validators=[required(), at_most(2000)])
+    text_en = TextAreaField(validators=[at_most(2000)])
+    link = URLField(
+        validators=[Optional(), URL(message=lazy_gettext("console.form.not_a_link")), at_most(500)]
+    )
+    groups = CheckboxesField()
+    municipalities = CheckboxesField()
+    channel = SelectField(choices=[""], default="")
+    workshop = SelectField(choices=[""], default="")
+    workshop_part = SelectField(
+        choices=["registered", "waitlisted", "attended"], default="registered"
+    )
+    survey = SelectField(choices=[""], default="")
+    completed = SelectField(choices=["", "yes", "no"], default="")
+    characteristic = SelectField(choices=[""], default="")
+    below = DecimalField(places=2, validators=[Optional(), NumberRange(min=1, max=5)])
+    send_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional(), sensible_year])
+    urgent = BooleanField()
+    confirmed = BooleanField()
