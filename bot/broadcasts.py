@@ -25,6 +25,8 @@ from storage.staff import audit
 LONGEST_TEXT = 2000
 #: Why a broadcast's message that never went was left.
 CANCELLED = "broadcast cancelled"
+#: The channel whose pushes count against a monthly quota.
+LINE = "line"
 #: Rows written per statement.
 BATCH = 5000
 
@@ -78,6 +80,31 @@ def plan_broadcast(
     with rt.db() as session:
         reach = count_by_channel(session, audience)
     return Plan(reach, send_at, send_at != wanted)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """LINE's monthly count of pushed and multicast messages (replies are free)."""
+
+    #: The month's target limit; None when the account has none.
+    limit: int | None
+    used: int
+
+    def left(self) -> int | None:
+        """Messages left this month (None: no limit)."""
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+    def exceeded_by(self, messages: int) -> bool:
+        """Whether sending so many more would go past the limit."""
+        left = self.left()
+        return left is not None and messages > left
+
+
+def line_quota(rt: Runtime) -> Quota | None:
+    """The LINE Official Account's quota now; None without LINE or when LINE cannot say."""
+    read = getattr(rt.channels.get(LINE), "quota", None)
+    counted = read() if read else None
+    return Quota(*counted) if counted else None
 
 
 def send_broadcast(

@@ -201,6 +201,11 @@ class FakeLine(LoopbackServer):
         self._delays: list[_Injected] = []
         self._clock_offset = 0.0
         self._message_ids = 461230966842064897
+        #: The month's target limit (GET /v2/bot/message/quota); None for an account without one.
+        self.quota: int | None = None
+        #: Messages pushed and multicast this month: LINE counts one per recipient per message,
+        #: and replies are free.
+        self.consumed = 0
         self.base_url = self.url
         menu = r"(?P<menu_id>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., _Answer]]] = [
@@ -209,6 +214,8 @@ class FakeLine(LoopbackServer):
             ("POST", re.compile(r"/v2/bot/message/multicast"), self._multicast),
             ("POST", re.compile(r"/v2/bot/richmenu"), self._create_rich_menu),
             ("GET", re.compile(r"/v2/bot/richmenu/list"), self._list_rich_menus),
+            ("GET", re.compile(r"/v2/bot/message/quota"), self._quota),
+            ("GET", re.compile(r"/v2/bot/message/quota/consumption"), self._consumption),
             ("POST", re.compile(rf"/v2/bot/richmenu/{menu}/content"), self._upload_image),
             ("DELETE", re.compile(rf"/v2/bot/richmenu/{menu}"), self._delete_rich_menu),
             ("POST", re.compile(rf"/v2/bot/user/all/richmenu/{menu}"), self._set_default),
@@ -403,6 +410,7 @@ class FakeLine(LoopbackServer):
         if errors:
             raise _body_invalid(errors)
         self._deliver([payload["to"]], payload["messages"])
+        self.consumed += len(payload["messages"])
         return self._accept(
             request, {"sentMessages": self._sent_messages(len(payload["messages"]))}
         )
@@ -429,7 +437,18 @@ class FakeLine(LoopbackServer):
         if errors:
             raise _body_invalid(errors)
         self._deliver(to, payload["messages"])
+        self.consumed += len(to) * len(payload["messages"])
         return self._accept(request, {})
+
+    def _quota(self, request: _Request) -> _Answer:
+        """LINE's answer: {"type": "limited", "value": N}, or {"type": "none"}."""
+        if self.quota is None:
+            return _Answer(HTTPStatus.OK, {"type": "none"})
+        return _Answer(HTTPStatus.OK, {"type": "limited", "value": self.quota})
+
+    def _consumption(self, request: _Request) -> _Answer:
+        """LINE's answer: {"totalUsage": N}."""
+        return _Answer(HTTPStatus.OK, {"totalUsage": self.consumed})
 
     def _create_rich_menu(self, request: _Request) -> _Answer:
         menu = self._json_object(request)

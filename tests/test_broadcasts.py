@@ -281,3 +281,30 @@ def test_a_coordinator_composes_counts_previews_and_sends_in_the_console(line_ap
     assert rows[0] == ["respondent", "channel", "status", "sent_at", "reason"]
     assert sorted(int(row[0]) for row in rows[1:]) == sorted([town["driver"], town["driver2"]])
     assert "U" not in "".join(row[0] for row in rows[1:])
+
+
+def test_past_lines_quota_it_warns_and_asks_once_more(line_app, town, fake_line, clock) -> None:
+    """LINE's quota has 1 message left of 3 and the broadcast needs 2: the count page says so,
+    a plain confirmation sends nothing, and the extra confirmation sends; the quota then reads
+    as LINE counts it (one per recipient)."""
+    from bot.broadcasts import line_quota
+    from tests.console_user import ConsoleUser
+
+    fake_line.quota, fake_line.consumed = 3, 2
+    runtime = line_app.extensions["runtime"]
+    user = ConsoleUser(line_app)
+    user.sign_in(COORDINATOR)
+    user.get("/console/broadcasts/new")
+    chosen = {"text_th": NOTICE.text_th, "groups": ["carriage"], "urgent": "y"}
+    user.post("/console/broadcasts/new", chosen)
+    assert "เหลือ 1 จาก 3 ประกาศนี้จะใช้ 2" in user.text()
+    assert "ยืนยันว่าจะส่งแม้เกินโควตา" in user.text()
+    user.post("/console/broadcasts/new", chosen | {"confirmed": "y"})
+    assert "ติ๊กยืนยันว่าจะส่งแม้เกินโควตาก่อน" in user.text()
+    with runtime.db() as session:
+        assert session.scalars(select(OutboxMessage)).all() == []
+    sent = user.post("/console/broadcasts/new", chosen | {"confirmed": "y", "over_quota": "y"})
+    assert sent.status_code == 302
+    while deliver(runtime, clock.now):
+        pass
+    assert line_quota(runtime).used == 4 and line_quota(runtime).left() == 0

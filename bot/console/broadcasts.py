@@ -13,7 +13,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from bot.broadcasts import Notice, cancel_broadcast, plan_broadcast, progress, send_broadcast
+from bot.broadcasts import (
+    LINE,
+    Notice,
+    cancel_broadcast,
+    line_quota,
+    plan_broadcast,
+    progress,
+    send_broadcast,
+)
 from bot.console.accounts import allowed, audit_here
 from bot.console.blueprint import blueprint
 from bot.console.forms import ActionForm, BroadcastForm
@@ -54,7 +62,12 @@ def new_broadcast() -> str | Response:
         wanted = form.send_at.data.replace(tzinfo=rt.tz) if form.send_at.data else None
         notice = Notice(form.text_th.data, form.text_en.data or "", form.link.data or "")
         plan = plan_broadcast(rt, audience, wanted, form.urgent.data)
-        if form.confirmed.data:
+        quota = line_quota(rt) if plan.reach.get(LINE) else None
+        # each LINE recipient costs one message of the month's quota
+        over = quota is not None and quota.exceeded_by(plan.reach.get(LINE, 0))
+        if form.confirmed.data and over and not form.over_quota.data:
+            flash(_("console.broadcast.confirm_over_quota"), "error")
+        elif form.confirmed.data:
             try:
                 broadcast_id, _plan = send_broadcast(
                     rt, current_user.actor(), notice, audience, wanted, form.urgent.data
@@ -65,7 +78,14 @@ def new_broadcast() -> str | Response:
                 flash(_("console.broadcast.sent"), "ok")
                 return redirect(url_for("console.broadcast", broadcast_id=broadcast_id))
         preview = {language: notice.payload(language)["text"] for language in ("th", "en")}
-        return render_template("console/new_broadcast.html", form=form, plan=plan, preview=preview)
+        return render_template(
+            "console/new_broadcast.html",
+            form=form,
+            plan=plan,
+            preview=preview,
+            quota=quota,
+            over=over,
+        )
     return render_template("console/new_broadcast.html", form=form, plan=None, preview=None)
 
 

@@ -227,3 +227,5 @@ class BroadcastForm(ConsoleForm):
     send_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional(), sensible_year])
     urgent = BooleanField()
     confirmed = BooleanField()
+    #: Asked for, besides `confirmed`, when LINE's monthly quota would be exceeded.
+    over_quota = BooleanField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,10 +15,12 @@ from bot.channels import Channel, Shared
 from bot.delivery import Claimed, Outcome, Status
 from bot.line.cli import line_group
 from bot.line.delivery import deliver_to_line
-from bot.line.sender import LINE_API, LineSender
+from bot.line.sender import LINE_API, LineApiError, LineSender
 from bot.line.webhook import CHANNEL as NAME
 from bot.line.webhook import blueprint
 from bot.posters import ChatLink
+
+log = logging.getLogger(__name__)
 
 #: LINE's link that opens an Official Account's chat with a message typed.
 OA_MESSAGE = "https://line.me/R/oaMessage/"
@@ -42,6 +45,17 @@ class LineConnection:
                 Outcome(m.id, Status.RETRY, "LINE_CHANNEL_ACCESS_TOKEN is not set") for m in batch
             ]
         return deliver_to_line(self.shared, self.sender, batch)
+
+    def quota(self) -> tuple[int | None, int] | None:
+        """This month's limit of pushed messages (None: none) and those used; None when there
+        is no access token or LINE cannot say just now."""
+        if self.sender is None:
+            return None
+        try:
+            return self.sender.quota()
+        except LineApiError:
+            log.warning("LINE's message quota could not be read")
+            return None
 
     def chat_link(self, keyword: str | None, workshop_id: int | None) -> ChatLink | None:
         """LINE's oaMessage link, which opens the chat with a text typed for the person to send:

@@ -26,6 +26,7 @@ from linebot.v3.messaging import (
     MessagingApiBlob,
     MulticastRequest,
     PushMessageRequest,
+    QuotaType,
     ReplyMessageRequest,
     RichMenuRequest,
 )
@@ -189,6 +190,15 @@ class LineSender:
             ),
             retry_key=True,
         )
+
+    def quota(self) -> tuple[int | None, int]:
+        """This month's target limit of pushed and multicast messages (None: no limit) and how
+        many are used; LineApiError when LINE cannot say."""
+        limit = self._checked(lambda: self._api.get_message_quota(_request_timeout=self.timeout))
+        used = self._checked(
+            lambda: self._api.get_message_quota_consumption(_request_timeout=self.timeout)
+        )
+        return (limit.value if limit.type == QuotaType.LIMITED else None), used.total_usage
 
     def create_rich_menu(self, menu: dict[str, Any], image_png: bytes) -> str:
         """Create a rich menu, upload its PNG and make it every user's default; returns its id."""
