@@ -34,10 +34,10 @@ NOTICE = Notice("พรุ่งนี้มีตลาดนัดชุมช
 
 
 def person(session, clock, name: str, *, consent=True, **columns) -> Respondent:
-    """A LINE respondent (consented unless told otherwise) with the given columns."""
+    """A respondent (on LINE, consented, unless told otherwise) with the given columns."""
     made = Respondent(
         channel=columns.pop("channel", "line"),
-        channel_user_id=f"U{name:0>32}"[:33],
+        channel_user_id=columns.pop("channel_user_id", f"U{name:0>32}"[:33]),
         profile=columns.pop("profile", {}),
         created_at=clock.now,
         **columns,
@@ -308,3 +308,39 @@ def test_past_lines_quota_it_warns_and_asks_once_more(line_app, town, fake_line,
     while deliver(runtime, clock.now):
         pass
     assert line_quota(runtime).used == 4 and line_quota(runtime).left() == 0
+
+
+def test_on_telegram_each_chat_gets_it_and_a_blocked_one_is_marked_unreachable(
+    telegram_app, fake_telegram, clock
+) -> None:
+    """Three Telegram chats, one of which blocked the bot since it last wrote: two get the
+    notice once each, the third answers 403 and is marked unreachable, and the report says why."""
+    runtime = telegram_app.extensions["runtime"]
+    with runtime.db.begin() as session:
+        for chat in ("701", "702", "703"):
+            person(
+                session,
+                clock,
+                chat,
+                channel="telegram",
+                channel_user_id=chat,
+                profile={"group": "culture"},
+            )
+        chats = {r.channel_user_id: r.id for r in session.scalars(select(Respondent))}
+    fake_telegram.my_chat_member_update(703, "kicked")  # blocked, without the bot hearing of it
+    broadcast_id, plan = send_broadcast(
+        runtime, ACTOR, NOTICE, Audience(groups=("culture",)), urgent=True
+    )
+    assert plan.reach == {"telegram": 3}
+    while deliver(runtime, clock.now):
+        pass
+    got = {chat: [m["text"] for m in fake_telegram.sent_to(int(chat))] for chat in chats}
+    assert sorted(got.values()) == [[], [NOTICE.text_th], [NOTICE.text_th]]
+    with runtime.db() as session:
+        blocked = session.get(Respondent, chats["703"])
+        failed = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status != "sent"
+            )
+        ).one()
+    assert not blocked.reachable and failed.respondent_id == blocked.id and failed.last_error
