@@ -19,7 +19,6 @@ from bot.quiet_hours import next_allowed
 from bot.runtime import Runtime
 from storage.audience import Audience, audience_query, count_by_channel
 from storage.models import Broadcast, OutboxMessage, Respondent
-from storage.staff import audit
 
 #: The longest notice: a chat message that still reads as one message.
 LONGEST_TEXT = 2000
@@ -138,13 +137,11 @@ def send_broadcast(
         session.flush()
         reach = _write_messages(session, broadcast, notice, audience, now)
         broadcast.recipients = sum(reach.values())
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "broadcast.sent",
             now,
-            target=f"broadcast:{broadcast.id}",
-            address=actor.address,
+            f"broadcast:{broadcast.id}",
             audience=audience.to_json(),
             reach=reach,
             send_at=send_at.isoformat(),
@@ -167,13 +164,11 @@ def cancel_broadcast(rt: Runtime, actor: Actor, broadcast_id: int) -> int:
             .values(status="dropped", last_error=CANCELLED)
         ).rowcount
         broadcast.cancelled_at = broadcast.cancelled_at or now
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "broadcast.cancelled",
             now,
-            target=f"broadcast:{broadcast_id}",
-            address=actor.address,
+            f"broadcast:{broadcast_id}",
             withdrawn=withdrawn,
         )
     return withdrawn

@@ -34,6 +34,12 @@ class Actor:
         """The actor a signed-in account stands for."""
         return cls(user.email, user.role, address)
 
+    def audit(
+        self, session: Session, action: str, now: datetime, target: str, **detail: object
+    ) -> None:
+        """Write what this actor did to the audit log, in the caller's transaction."""
+        audit(session, self.email, action, now, target=target, address=self.address, **detail)
+
 
 def save_course(rt: Runtime, actor: Actor, row: dict[str, str]) -> int:
     """Add a course, or change the one with this code (ValueError for what is missing or
@@ -42,13 +48,11 @@ def save_course(rt: Runtime, actor: Actor, row: dict[str, str]) -> int:
     with rt.db.begin() as session:
         save_courses(session, [row])
         course_id = session.scalar(select(Course.id).where(Course.code == row["code"].strip()))
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "course.saved",
             now,
-            target=f"course:{course_id}",
-            address=actor.address,
+            f"course:{course_id}",
             code=row["code"].strip(),
         )
     return course_id
@@ -67,13 +71,11 @@ def add_workshop(
     now = rt.clock()
     with rt.db.begin() as session:
         workshop = workshops.add_workshop(session, course_id, starts, ends, details, now)
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "workshop.added",
             now,
-            target=f"workshop:{workshop.id}",
-            address=actor.address,
+            f"workshop:{workshop.id}",
             course=course_id,
             starts=starts.isoformat(),
             capacity=details.capacity,
@@ -97,13 +99,11 @@ def change_workshop(
             # the reminders say where to go, so they are written again with the new place
             reschedule_reminders(session, workshop_id, now, rt.tz, desk.reminder_renderer)
             _tell(rt, session, list(change.to_tell), workshop, "notice.venue_changed", desk)
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "workshop.changed",
             now,
-            target=f"workshop:{workshop_id}",
-            address=actor.address,
+            f"workshop:{workshop_id}",
             venue=details.venue,
             capacity=details.capacity,
             promoted=len(change.promoted),
@@ -119,13 +119,11 @@ def mark_attendance(rt: Runtime, actor: Actor, registration_id: int, attended: b
     with rt.db.begin() as session:
         workshops.mark_attendance(session, registration_id, attended, actor.email, now)
         workshop_id = session.get(Registration, registration_id).workshop_id
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "attendance.marked",
             now,
-            target=f"registration:{registration_id}",
-            address=actor.address,
+            f"registration:{registration_id}",
             workshop=workshop_id,
             attended=attended,
         )
@@ -145,13 +143,11 @@ def reschedule_workshop(
         workshop = session.get(Workshop, workshop_id)
         reschedule_reminders(session, workshop_id, now, rt.tz, desk.reminder_renderer)
         _tell(rt, session, affected, workshop, "notice.moved", desk)
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "workshop.rescheduled",
             now,
-            target=f"workshop:{workshop_id}",
-            address=actor.address,
+            f"workshop:{workshop_id}",
             starts=starts.isoformat(),
             ends=ends.isoformat(),
             told=len(affected),
@@ -167,13 +163,11 @@ def cancel_workshop(rt: Runtime, actor: Actor, workshop_id: int) -> int:
         desk = WorkshopDesk(session, now, rt.tz, rt.public_base_url, rt.self_delivering)
         workshop = session.get(Workshop, workshop_id)
         _tell(rt, session, affected, workshop, "notice.workshop_cancelled", desk)
-        audit(
+        actor.audit(
             session,
-            actor.email,
             "workshop.cancelled",
             now,
-            target=f"workshop:{workshop_id}",
-            address=actor.address,
+            f"workshop:{workshop_id}",
             told=len(affected),
         )
     return len(affected)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import ConsentRecord, Registration, Respondent, Submission, SurveyVersion
+from storage.models import ConsentRecord, Registration, Respondent, Submission
+from storage.respondent_search import has_taken
 
 #: Which of a workshop's people: its seats, its waitlist, or those who came.
 WORKSHOP_PARTS = {
@@ -76,12 +77,7 @@ def audience_query(audience: Audience) -> Select:
             )
         )
     if audience.form_id and audience.completed is not None:
-        done = exists().where(
-            Submission.respondent_id == Respondent.id,
-            Submission.survey_version_id == SurveyVersion.id,
-            SurveyVersion.form_id == audience.form_id,
-            Submission.completed_at.is_not(None),
-        )
+        done = has_taken(audience.form_id, completed=True)
         query = query.where(done if audience.completed else ~done)
     if audience.characteristic and audience.below is not None:
         query = query.where(_latest_score_below(audience.characteristic, audience.below))

@@ -40,10 +40,10 @@ class Found:
 
 
 def search_respondents(
-    session: Session, wanted: RespondentFilter, limit: int, offset: int = 0
+    session: Session, wanted: RespondentFilter, limit: int | None, offset: int = 0
 ) -> tuple[list[Found], int]:
-    """A page of the real respondents (not simulator test data) that match, newest first, and
-    how many match in all."""
+    """A page of the real respondents (not simulator test data) that match, newest first (all
+    of them when `limit` is None), and how many match in all."""
     chosen = _matching(wanted)
     total = session.scalar(select(func.count()).select_from(chosen.subquery())) or 0
     completed = (
@@ -84,21 +84,23 @@ def _matching(wanted: RespondentFilter) -> Select:
 
 def _completion(form_id: str, completion: str):
     """Whether a respondent got as far as `completion` in the survey `form_id`."""
-
-    def any_submission(*conditions):
-        return exists().where(
-            Submission.respondent_id == Respondent.id,
-            Submission.survey_version_id == SurveyVersion.id,
-            SurveyVersion.form_id == form_id,
-            *conditions,
-        )
-
-    done = any_submission(Submission.completed_at.is_not(None))
+    done = has_taken(form_id, completed=True)
     if completion == COMPLETED:
         return done
     if completion == STARTED:
-        return and_(any_submission(), ~done)
-    return ~any_submission()
+        return and_(has_taken(form_id), ~done)
+    return ~has_taken(form_id)
+
+
+def has_taken(form_id: str, *, completed: bool = False):
+    """Whether a respondent began (or, `completed`, finished) the survey `form_id`: a condition
+    on Respondent for a query's WHERE."""
+    return exists().where(
+        Submission.respondent_id == Respondent.id,
+        Submission.survey_version_id == SurveyVersion.id,
+        SurveyVersion.form_id == form_id,
+        *([Submission.completed_at.is_not(None)] if completed else []),
+    )
 
 
 def channels_in_use(session: Session) -> list[str]:

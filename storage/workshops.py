@@ -417,14 +417,7 @@ def change_workshop(
     _keep_status_in_step(session, workshop)
     already = {registration.id for registration in promoted}
     # everyone holding a seat hears of a new place, even one marked early as come or not
-    holding = session.scalars(
-        select(Registration.id)
-        .where(
-            Registration.workshop_id == workshop_id,
-            Registration.status.in_((*SEATED, "waitlisted")),
-        )
-        .order_by(Registration.id)
-    )
+    holding = _active_ids(session, workshop_id, (*SEATED, "waitlisted"))
     to_tell = tuple(i for i in holding if i not in already)
     return WorkshopChange(
         tuple(promoted), to_tell if venue_changed else (), _view(session, workshop)
@@ -588,11 +581,11 @@ def _record(session: Session, registration: Registration, now: datetime, by: str
     )
 
 
-def _active_ids(session: Session, workshop_id: int) -> list[int]:
+def _active_ids(session: Session, workshop_id: int, statuses: Sequence[str] = ACTIVE) -> list[int]:
     return list(
         session.scalars(
             select(Registration.id)
-            .where(Registration.workshop_id == workshop_id, Registration.status.in_(ACTIVE))
+            .where(Registration.workshop_id == workshop_id, Registration.status.in_(statuses))
             .order_by(Registration.id)
         )
     )

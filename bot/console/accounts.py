@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from bot.coordination import Actor
 from bot.runtime import runtime
 from storage.models import StaffUser
-from storage.staff import audit
 
 #: A password shorter than this is refused.
 MIN_PASSWORD = 10
@@ -98,12 +97,4 @@ def allowed(*roles: str) -> Callable[[F], F]:
 
 def audit_here(db: Session, action: str, target: str = "", **detail: Any) -> None:
     """Audit an action of the signed-in account, from this request's address."""
-    audit(
-        db,
-        current_user.email,
-        action,
-        runtime().clock(),
-        target=target,
-        address=request.remote_addr or "",
-        **detail,
-    )
+    current_user.actor().audit(db, action, runtime().clock(), target, **detail)

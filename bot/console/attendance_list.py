@@ -3,7 +3,6 @@ one row per registration in the page's order, with a column to tick at the door.
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -14,6 +13,7 @@ from openpyxl.styles import Font
 
 from bot.console.accounts import allowed, audit_here
 from bot.console.blueprint import blueprint
+from bot.console.downloads import download, excel_csv
 from bot.console.roles import RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
 from bot.console.workshops import registrants
@@ -44,8 +44,8 @@ def attendance_list(workshop_id: int, kind: str) -> Response:
     rows = [_row(person) for person in people]
     name = f"attendance-{workshop_id}.{kind}"
     if kind == "csv":
-        return _file(_csv(header, rows), "text/csv; charset=utf-8", name)
-    return _file(_xlsx(header, rows), XLSX, name)
+        return download(excel_csv(header, rows), "text/csv; charset=utf-8", name)
+    return download(_xlsx(header, rows), XLSX, name)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -65,15 +65,6 @@ def _row(person: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
-    """UTF-8 with a BOM, which Excel needs to read Thai."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode()
-
-
 def _xlsx(header: list[str], rows: list[list[Any]]) -> bytes:
     """One sheet: a bold, frozen header, the number as a number, columns wide enough."""
     book = Workbook()
@@ -90,12 +81,3 @@ def _xlsx(header: list[str], rows: list[list[Any]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def _file(data: bytes, mimetype: str, filename: str) -> Response:
-    """The bytes as a download."""
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

@@ -4,9 +4,6 @@ it, and download its report."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -24,15 +21,13 @@ from bot.broadcasts import (
 )
 from bot.console.accounts import allowed, audit_here
 from bot.console.blueprint import blueprint
+from bot.console.downloads import download, excel_csv
 from bot.console.forms import ActionForm, BroadcastForm
-from bot.console.labels import profile_labels
+from bot.console.labels import characteristic_choices, profile_choices, survey_titles
 from bot.console.roles import RUNS_WORKSHOPS
-from bot.console.sign_in import console_language
-from bot.library import PROFILE_FORM_ID
 from bot.runtime import runtime
 from storage.audience import Audience
 from storage.models import Broadcast, OutboxMessage, Workshop
-from storage.surveys import latest_versions
 
 #: How often a sending broadcast's page refreshes its figures.
 REFRESH_SECONDS = 5
@@ -140,18 +135,16 @@ def broadcast_report(broadcast_id: int) -> Response:
             .order_by(OutboxMessage.id)
         ).all()
         audit_here(db, "broadcast.report", target=f"broadcast:{broadcast_id}")
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel reads UTF-8 with a BOM as UTF-8
-    writer = csv.writer(out)
-    writer.writerow(["respondent", "channel", "status", "sent_at", "reason"])
-    for respondent_id, channel, status, sent_at, reason in rows:
-        writer.writerow(
-            [respondent_id, channel, status, sent_at.isoformat() if sent_at else "", reason or ""]
-        )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="broadcast-{broadcast_id}.csv"'},
+    return download(
+        excel_csv(
+            ["respondent", "channel", "status", "sent_at", "reason"],
+            (
+                [who, channel, status, sent_at.isoformat() if sent_at else "", reason or ""]
+                for who, channel, status, sent_at, reason in rows
+            ),
+        ),
+        "text/csv; charset=utf-8",
+        f"broadcast-{broadcast_id}.csv",
     )
 
 
@@ -173,29 +166,18 @@ def _audience(form: BroadcastForm) -> Audience:
 
 def _fill_choices(db: Session, form: BroadcastForm) -> None:
     """The choices a broadcast's filters offer, in the console's language."""
-    language, rt = console_language(), runtime()
-    labels = profile_labels(db)
-    form.groups.choices = [(c, label) for (q, c), label in labels.items() if q == "group"]
-    form.municipalities.choices = [
-        (c, label) for (q, c), label in labels.items() if q == "municipality"
-    ]
-    form.channel.choices = [("", _("console.respondents.any"))] + [
+    rt, anyone = runtime(), ("", _("console.respondents.any"))
+    form.groups.choices = profile_choices(db, "group")
+    form.municipalities.choices = profile_choices(db, "municipality")
+    form.channel.choices = [anyone] + [
         (name, _(f"console.channel.{name}")) for name in ("line", "telegram", "assisted")
     ]
     workshops = db.scalars(
         select(Workshop).options(joinedload(Workshop.course)).order_by(Workshop.starts_at)
     ).all()
-    form.workshop.choices = [("", _("console.respondents.any"))] + [
+    form.workshop.choices = [anyone] + [
         (str(w.id), f"{w.course.title_th} · {w.starts_at.astimezone(rt.tz):%d/%m}")
         for w in workshops
     ]
-    versions = [v for v in latest_versions(db) if v.form_id != PROFILE_FORM_ID]
-    form.survey.choices = [("", _("console.respondents.any"))] + [
-        (v.form_id, rt.library.flow(v).title.get(language) or v.form_id) for v in versions
-    ]
-    characteristics: dict[str, str] = {}
-    for version in versions:
-        scoring = rt.library.flow(version).scoring
-        for item in scoring.characteristics if scoring else ():
-            characteristics.setdefault(item.id, item.label.get(language) or item.id)
-    form.characteristic.choices = [("", "—"), *characteristics.items()]
+    form.survey.choices = [anyone, *survey_titles(db)]
+    form.characteristic.choices = [("", "—"), *characteristic_choices(db)]

@@ -8,20 +8,18 @@ from datetime import datetime, timedelta
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
 from bot.console.forms import CourseForm, NewWorkshopForm, WorkshopDetailsForm
-from bot.console.labels import profile_labels
+from bot.console.labels import characteristic_choices, profile_choices
 from bot.console.roles import RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
 from bot.coordination import add_workshop, change_workshop, save_course
 from bot.runtime import runtime
 from storage.courses import all_courses
 from storage.models import Course
-from storage.surveys import latest_versions
 from storage.workshops import Refused, WorkshopDetails
 
 
@@ -31,7 +29,7 @@ def courses() -> str:
     """Every course, to change one or open a workshop of it."""
     with runtime().db() as db:
         listed = all_courses(db)
-        groups = _group_choices(db)
+        groups = profile_choices(db, "group")
     return render_template("console/courses.html", courses=listed, groups=dict(groups))
 
 
@@ -46,8 +44,8 @@ def course(course_id: int | None) -> str | Response:
         if course_id is not None and existing is None:
             abort(404)
         form = CourseForm(obj=existing)
-        form.groups.choices = _group_choices(db)
-        form.focus.choices = _characteristic_choices(db)
+        form.groups.choices = profile_choices(db, "group")
+        form.focus.choices = characteristic_choices(db)
         codes = {c.code for c in all_courses(db)}
     if existing is not None:
         form.code.data = existing.code  # the key workshops and recommendations use
@@ -146,22 +144,3 @@ def _local(moment: datetime) -> datetime:
 
 def _course_title(course: Course) -> str:
     return course.title_th if console_language() == "th" else course.title_en or course.title_th
-
-
-def _group_choices(db: Session) -> list[tuple[str, str]]:
-    """The pilot groups a course can be for, as the profile survey names them."""
-    return [
-        (code, label)
-        for (question, code), label in profile_labels(db).items()
-        if question == "group"
-    ]
-
-
-def _characteristic_choices(db: Session) -> list[tuple[str, str]]:
-    """The characteristics a course can build, as the scored survey names them."""
-    language, choices = console_language(), {}
-    for version in latest_versions(db):
-        scoring = runtime().library.flow(version).scoring
-        for item in scoring.characteristics if scoring else ():
-            choices.setdefault(item.id, item.label.get(language) or item.label.get("th") or item.id)
-    return list(choices.items())

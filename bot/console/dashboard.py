@@ -15,16 +15,14 @@ from sqlalchemy.orm import joinedload
 
 from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
-from bot.console.labels import profile_labels
+from bot.console.labels import profile_labels, survey_titles
 from bot.console.roles import ROLES
 from bot.console.sign_in import console_language
-from bot.library import PROFILE_FORM_ID
 from bot.runtime import runtime
 from bot.text_cut import cut_graphemes
 from bot.thai_dates import format_day_month, format_thai_date
 from storage import dashboard
 from storage.models import Workshop
-from storage.surveys import latest_versions
 
 #: How many days the activity chart covers.
 ACTIVITY_DAYS = 30
@@ -79,13 +77,8 @@ def _people_charts(db) -> list[dict[str, Any]]:
 
 def _funnel_chart(db) -> dict[str, Any]:
     """Consented → started → completed, for each survey."""
-    language, consented = console_language(), dashboard.consented(db)
-    funnel = dashboard.survey_funnel(db)
-    surveys = [
-        (v.form_id, runtime().library.flow(v).title.get(language) or v.form_id)
-        for v in latest_versions(db)
-        if v.form_id != PROFILE_FORM_ID
-    ]
+    consented, funnel = dashboard.consented(db), dashboard.survey_funnel(db)
+    surveys = survey_titles(db)
     return _chart(
         "funnel",
         _("console.dashboard.funnel"),

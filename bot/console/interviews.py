@@ -11,7 +11,7 @@ import segno
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from bot.assisted import CHANNEL, new_identity
@@ -25,8 +25,9 @@ from bot.hand_over import hand_over_text
 from bot.runtime import runtime
 from bot.service import Inbound
 from storage.hand_over import CODE_LIFETIME, issue_code
-from storage.models import Respondent, Submission
+from storage.models import Respondent
 from storage.outbox import newest_messages
+from storage.respondent_search import RespondentFilter, search_respondents
 from survey_flows.session import HelloInput, TextInput
 
 #: Where the browser's session keeps the hand-over code it was shown last.
@@ -40,19 +41,8 @@ MESSAGES_SHOWN = 200
 def interviews() -> str:
     """The assisted interviews still on this side (not handed over), newest first."""
     with runtime().db() as db:
-        completed = (
-            select(Submission.respondent_id, func.count().label("done"))
-            .where(Submission.completed_at.is_not(None))
-            .group_by(Submission.respondent_id)
-            .subquery()
-        )
-        rows = db.execute(
-            select(Respondent, completed.c.done)
-            .outerjoin(completed, completed.c.respondent_id == Respondent.id)
-            .where(Respondent.channel == CHANNEL)
-            .order_by(Respondent.id.desc())
-        ).all()
-    return render_template("console/interviews.html", rows=rows)
+        found, _total = search_respondents(db, RespondentFilter(channel=CHANNEL), limit=None)
+    return render_template("console/interviews.html", found=found)
 
 
 @blueprint.post("/interviews")
@@ -78,8 +68,8 @@ def start_interview() -> Response:
 def interview(respondent_id: int) -> str | Response:
     """The interview so far, and the current question's buttons and answer box."""
     with runtime().db() as db:
-        person = db.get(Respondent, respondent_id)
-        if person is None or person.channel != CHANNEL:
+        person = _proxy(db, respondent_id)
+        if person is None:
             flash(_("console.interview.gone"), "error")
             return redirect(url_for("console.interviews"))
         said = newest_messages(db, respondent_id, MESSAGES_SHOWN)
@@ -106,8 +96,8 @@ def interview_answer(respondent_id: int) -> Response:
         abort(400)
     rt = runtime()
     with rt.db() as db:
-        person = db.get(Respondent, respondent_id)
-        if person is None or person.channel != CHANNEL:
+        person = _proxy(db, respondent_id)
+        if person is None:
             flash(_("console.interview.gone"), "error")
             return redirect(url_for("console.interviews"))
         identity = person.channel_user_id
@@ -137,8 +127,7 @@ def hand_over(respondent_id: int) -> Response:
         abort(400)
     rt = runtime()
     with rt.db.begin() as db:
-        person = db.get(Respondent, respondent_id)
-        if person is None or person.channel != CHANNEL:
+        if _proxy(db, respondent_id) is None:
             abort(404)
         code = issue_code(db, respondent_id, current_user.email, rt.clock())
         audit_here(db, "interview.hand_over_code", target=f"respondent:{respondent_id}")
@@ -165,3 +154,10 @@ def hand_over_page(respondent_id: int) -> str | Response:
     return render_template(
         "console/hand_over.html", text=text, links=links, minutes=minutes, person_id=respondent_id
     )
+
+
+def _proxy(db: Session, respondent_id: int) -> Respondent | None:
+    """The respondent of an assisted interview still on this side; None once handed over (or
+    for anyone who is not one)."""
+    person = db.get(Respondent, respondent_id)
+    return person if person is not None and person.channel == CHANNEL else None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
+from bot.console.downloads import download
 from bot.console.roles import RUNS_WORKSHOPS
 from bot.i18n import translate
 from bot.posters import ChatLink, poster_png
@@ -40,7 +41,7 @@ def survey_poster(form_id: str) -> Response:
         [translate("poster.survey", POSTER_LANGUAGE, keyword=keyword)],
         chat_links(rt, keyword, None),
     )
-    return _download(png, f"poster-{form_id}.png")
+    return download(png, "image/png", f"poster-{form_id}.png")
 
 
 @blueprint.get("/posters/workshop/<int:workshop_id>.png")
@@ -60,7 +61,7 @@ def workshop_poster(workshop_id: int) -> Response:
         [when, venue, translate("poster.workshop", POSTER_LANGUAGE)],
         chat_links(rt, None, workshop_id),
     )
-    return _download(png, f"poster-workshop-{workshop_id}.png")
+    return download(png, "image/png", f"poster-workshop-{workshop_id}.png")
 
 
 def chat_links(rt: Runtime, keyword: str | None, workshop_id: int | None) -> list[ChatLink]:
@@ -75,12 +76,3 @@ def chat_links(rt: Runtime, keyword: str | None, workshop_id: int | None) -> lis
         if link is not None:
             links.append(link)
     return links
-
-
-def _download(png: bytes, filename: str) -> Response:
-    """The PNG as a download."""
-    return Response(
-        png,
-        mimetype="image/png",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

@@ -13,10 +13,14 @@ from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
 from bot.console.contact import contact_of
 from bot.console.forms import ActionForm
-from bot.console.labels import profile_labels, profile_questions
+from bot.console.labels import (
+    profile_choices,
+    profile_labels,
+    profile_questions,
+    survey_titles,
+)
 from bot.console.roles import RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
-from bot.library import PROFILE_FORM_ID
 from bot.runtime import runtime
 from storage.models import (
     Answer,
@@ -33,7 +37,6 @@ from storage.respondent_search import (
     channels_in_use,
     search_respondents,
 )
-from storage.surveys import latest_versions
 from survey_flows.form import Flow
 
 #: Respondents on one page of the search.
@@ -59,10 +62,10 @@ def respondents() -> str:
         labels = profile_labels(db)
         found, total = search_respondents(db, wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         options = {
-            "group": _choices(labels, "group"),
-            "municipality": _choices(labels, "municipality"),
+            "group": profile_choices(db, "group"),
+            "municipality": profile_choices(db, "municipality"),
             "channel": [(c, c) for c in channels_in_use(db)],
-            "form_id": _survey_choices(db),
+            "form_id": survey_titles(db),
             "completion": [(c, c) for c in COMPLETIONS],
         }
     return render_template(
@@ -186,17 +189,4 @@ def _scores(flow: Flow, scores: dict | None, language: str) -> list[tuple[str, f
         (c.label.get(language) or c.label.get("th") or c.id, means[c.id])
         for c in flow.scoring.characteristics
         if c.id in means
-    ]
-
-
-def _choices(labels: dict[tuple[str, str], str], question: str) -> list[tuple[str, str]]:
-    return [(code, label) for (name, code), label in labels.items() if name == question]
-
-
-def _survey_choices(db: Session) -> list[tuple[str, str]]:
-    language = console_language()
-    return [
-        (v.form_id, runtime().library.flow(v).title.get(language) or v.form_id)
-        for v in latest_versions(db)
-        if v.form_id != PROFILE_FORM_ID
     ]

@@ -18,15 +18,13 @@ from bot.console.blueprint import blueprint
 from bot.console.contact import contact_of
 from bot.console.courses import refusal_words
 from bot.console.forms import ActionForm, RescheduleForm, WorkshopDetailsForm
-from bot.console.labels import profile_labels
+from bot.console.labels import profile_labels, survey_titles
 from bot.console.roles import ROLES, RUNS_WORKSHOPS
 from bot.console.sign_in import console_language
 from bot.coordination import cancel_workshop, mark_attendance, reschedule_workshop
-from bot.library import PROFILE_FORM_ID
 from bot.runtime import runtime
 from bot.thai_dates import format_thai_datetime
 from storage.models import Registration, Respondent, Workshop
-from storage.surveys import latest_versions
 from storage.workshops import Refused
 
 
@@ -45,11 +43,7 @@ def home() -> str:
         seats = db.execute(select(Registration.workshop_id, Registration.status))
         counts = Counter(tuple(row) for row in seats)
         rows = [_workshop_row(w, counts) for w in workshops]
-        surveys = [
-            (v.form_id, runtime().library.flow(v).title.get(console_language()) or v.form_id)
-            for v in latest_versions(db)
-            if v.form_id != PROFILE_FORM_ID
-        ]
+        surveys = survey_titles(db)
     return render_template("console/home.html", workshops=rows, surveys=surveys)
 
 
