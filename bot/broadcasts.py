@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.coordination import Actor
+from bot.delivery import BROADCAST
 from bot.quiet_hours import next_allowed
 from bot.runtime import Runtime
 from storage.audience import Audience, audience_query, count_by_channel
@@ -207,7 +208,7 @@ def _write_messages(
                 "channel": person.channel,
                 "address": person.channel_user_id,
                 "payload": payloads[person.language],
-                "kind": "broadcast",
+                "kind": BROADCAST,
                 "broadcast_id": broadcast.id,
                 "status": "pending",
                 "due_at": broadcast.send_at,

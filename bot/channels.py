@@ -33,7 +33,11 @@ class Shared:
 
 
 class Connection(Protocol):
-    """A channel set up from the config, holding its own sender."""
+    """A channel set up from the config, holding its own sender.
+
+    It may also say how many of a broadcast's messages it takes at once (`broadcast_part`,
+    else bot.delivery.BROADCAST_PART), and hold a client to `close()`.
+    """
 
     def deliver(self, batch: Sequence[Claimed], now: datetime) -> list[Outcome]:
         """Send claimed messages, each chat's in order, and return their outcomes. It calls

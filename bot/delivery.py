@@ -18,10 +18,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from storage.models import OutboxMessage, Registration, Respondent
+from storage.models import (
+    BROADCAST_WAITING,
+    CHAT_MESSAGES,
+    OutboxMessage,
+    Registration,
+    Respondent,
+)
 from storage.outbox import erased_address, new_claim
 from storage.reminders import UNREACHABLE, still_wanted
 
@@ -40,6 +46,10 @@ CONSENT_WITHDRAWN = "consent withdrawn"
 MAX_ATTEMPTS = 8
 #: Backoff between tries: 2, 4, 8 … seconds, at most five minutes.
 MAX_BACKOFF = timedelta(minutes=5)
+#: The kind of a broadcast's messages: claimed apart, in parts as large as their channel sends.
+BROADCAST = "broadcast"
+#: A broadcast's messages taken at once, for a channel that does not say how many it wants.
+BROADCAST_PART = 100
 
 
 class Status(StrEnum):
@@ -69,6 +79,8 @@ class Claimed:
     claim: str
     #: How an earlier try went out whose outcome was never recorded (see OutboxMessage.tried).
     tried: str | None = None
+    #: "reply", "broadcast", … (OutboxMessage.kind): a broadcast's messages may go together.
+    kind: str = "reply"
 
     @classmethod
     def of(cls, row: OutboxMessage) -> Claimed:
@@ -84,6 +96,7 @@ class Claimed:
             attempts=row.attempts,
             claim=row.claim or "",
             tried=row.tried,
+            kind=row.kind,
         )
 
 
@@ -135,21 +148,37 @@ def note_try(
 
 
 def claim(
-    db: sessionmaker[Session], now: datetime, respondent_id: int | None = None, limit: int = 100
+    db: sessionmaker[Session],
+    now: datetime,
+    respondent_id: int | None = None,
+    limit: int = 100,
+    *,
+    broadcasts_on: str | None = None,
 ) -> list[Claimed]:
-    """Take up to `limit` due messages (optionally one respondent's): replies first, then the
-    rest, each oldest first."""
+    """Take up to `limit` due messages (optionally one respondent's), replies first, then the
+    rest, each oldest first; broadcasts are left out, unless `broadcasts_on` names a channel:
+    then only its broadcasts' messages are taken, oldest first."""
     with db.begin() as session:
-        query = (
-            select(OutboxMessage)
-            .where(OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.due_at <= now)
-            # a reply someone is waiting for goes before a broadcast's or a reminder's
-            .order_by(OutboxMessage.kind != "reply", OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        due = select(OutboxMessage).where(
+            OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.due_at <= now
         )
         if respondent_id is not None:
-            query = query.where(OutboxMessage.respondent_id == respondent_id)
+            due = due.where(OutboxMessage.respondent_id == respondent_id)
+        # The conditions as the partial indexes word them (storage/models.py), so that the
+        # planner reads only this claim's messages, past a broadcast's many waiting rows.
+        if broadcasts_on is None:
+            query = due.where(text(CHAT_MESSAGES)).order_by(
+                # a reply someone is waiting for goes before a reminder or a nudge
+                OutboxMessage.kind != "reply",
+                OutboxMessage.id,
+            )
+        else:
+            query = (
+                due.where(text(BROADCAST_WAITING), OutboxMessage.channel == broadcasts_on)
+                # a broadcast's messages share a due time: in it, in the order written
+                .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            )
+        query = query.limit(limit).with_for_update(skip_locked=True)
         rows = _in_order(session, list(session.scalars(query)))
         # held for the loop: the session keeps loaded objects only while something refers to them
         _related = _load_related(session, rows)
@@ -173,7 +202,7 @@ def _in_order(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage
     A chat must read in order: while an earlier message to the same address is waiting out a
     backoff, or is being sent by someone else, the later ones wait too.
     """
-    addresses = {row.address for row in rows}
+    addresses = {row.address for row in rows if row.kind == "reply"}
     if not addresses:
         return rows
     unfinished: dict[str, list[int]] = {}
@@ -183,6 +212,7 @@ def _in_order(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage
             OutboxMessage.address.in_(addresses),
             OutboxMessage.status.in_(("pending", "sending")),
             OutboxMessage.kind == "reply",
+            text(CHAT_MESSAGES),  # for its index: not past a broadcast's waiting rows
         )
         .order_by(OutboxMessage.id)
     ):
@@ -287,10 +317,20 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 
 def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -> int:
-    """Claim what is due, send it channel by channel, record the outcomes; return how many."""
+    """Claim what is due, send it channel by channel, record the outcomes; return how many.
+
+    Replies, reminders and notices go first; then (unless for one respondent) the next part of
+    each channel's broadcasts, as many as the channel sends in about a second, so a reply
+    written meanwhile waits for one part at most.
+    """
     if runtime.stopping.is_set():
         return 0
-    return send(runtime, claim(runtime.db, now, respondent_id), now)
+    handled = send(runtime, claim(runtime.db, now, respondent_id), now)
+    if respondent_id is None:
+        for name, connection in runtime.channels.items():
+            part = getattr(connection, "broadcast_part", BROADCAST_PART)
+            handled += send(runtime, claim(runtime.db, now, limit=part, broadcasts_on=name), now)
+    return handled
 
 
 def send(runtime: Runtime, claimed: Sequence[Claimed], now: datetime) -> int:

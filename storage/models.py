@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -196,6 +197,12 @@ class ProcessedEvent(Base):
     processed_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
 
 
+#: The outbox's messages that are not a broadcast's, and a broadcast's still to send: the
+#: conditions of two partial indexes, which a query uses when it names them word for word.
+CHAT_MESSAGES = "kind != 'broadcast'"
+BROADCAST_WAITING = "kind = 'broadcast' AND status IN ('pending', 'sending')"
+
+
 class OutboxMessage(Base):
     """A message to send, written in the same transaction as the change that caused it."""
 
@@ -204,6 +211,23 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "due_at"),
         Index("ix_outbox_respondent", "respondent_id", "id"),
         Index("ix_outbox_broadcast_respondent", "broadcast_id", "respondent_id", unique=True),
+        # Each claim reads only its own messages in order, however many a broadcast has left:
+        # the chats' (replies, reminders) by due time, and a channel's broadcasts by due time.
+        Index(
+            "ix_outbox_chat_due",
+            "status",
+            "due_at",
+            sqlite_where=text(CHAT_MESSAGES),
+            postgresql_where=text(CHAT_MESSAGES),
+        ),
+        Index(
+            "ix_outbox_broadcast_due",
+            "channel",
+            "due_at",
+            "id",
+            sqlite_where=text(BROADCAST_WAITING),
+            postgresql_where=text(BROADCAST_WAITING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Serial, primary_key=True)

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from storage.models import OutboxMessage, Respondent
+from storage.models import BROADCAST_WAITING, CHAT_MESSAGES, OutboxMessage, Respondent
 
 
 def new_claim() -> str:
@@ -86,8 +86,22 @@ def has_unfinished_replies(session: Session, address: str) -> bool:
         OutboxMessage.address == address,
         OutboxMessage.status.in_(("pending", "sending")),
         OutboxMessage.kind == "reply",
+        text(CHAT_MESSAGES),  # for its index: not past a broadcast's waiting rows
     )
     return session.scalar(unfinished.limit(1)) is not None
+
+
+def waiting_for_try(session: Session, tried: str) -> list[str]:
+    """The addresses of a broadcast's messages that went in the call `tried` and are still
+    waiting for its outcome (whoever holds them now)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage.address).where(
+                OutboxMessage.tried == tried,
+                text(BROADCAST_WAITING),  # for its index: only a broadcast's waiting rows
+            )
+        )
+    )
 
 
 def enqueue_to_group(

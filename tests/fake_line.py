@@ -45,6 +45,9 @@ MESSAGE_TYPES = (
 )
 IMAGE_TYPES = ("image/png", "image/jpeg")
 RETRY_KEY_PATHS = ("/v2/bot/message/push", "/v2/bot/message/multicast")
+#: LINE's user ids are "U" and 32 hex digits; the fake checks the "U" and the length only, so
+#: tests may spell readable ids ("U" + "driver".rjust(32, "0")).
+USER_ID = re.compile(r"U[0-9A-Za-z]{32}")
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 # LINE's own wording where its documentation or its observed answers give one.
@@ -143,6 +146,11 @@ def _body_invalid(details: list[dict[str, str]]) -> _Refused:
     return _Refused(400, f"The request body has {len(details)} error(s)", details)
 
 
+def _invalid_property(name: str) -> str:
+    """LINE's message for a value it cannot use, such as a user id that is not one."""
+    return f"The property, '{name}', in the request body is invalid (line: -, column: -)"
+
+
 def _message_errors(messages: Any) -> list[dict[str, str]]:
     """Check message objects the way LINE does, minimally: count, type, text and quick replies."""
     if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
@@ -206,6 +214,10 @@ class FakeLine(LoopbackServer):
         #: Messages pushed and multicast this month: LINE counts one per recipient per message,
         #: and replies are free.
         self.consumed = 0
+        #: The rate a small Official Account is held to (limit_rate): recipients a second.
+        self._rate: float | None = None
+        self._allowance = 0.0
+        self._allowance_at = 0.0
         self.base_url = self.url
         menu = r"(?P<menu_id>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., _Answer]]] = [
@@ -275,6 +287,13 @@ class FakeLine(LoopbackServer):
         """Answer the next `count` requests whose path contains `path_contains` with `status`."""
         with self._lock:
             self._failures.append(_Injected(count, status, path_contains, headers=headers or {}))
+
+    def limit_rate(self, per_second: float | None) -> None:
+        """Hold pushes and multicasts to `per_second` recipients a second (None: no limit), as
+        LINE holds a throttled Official Account: a call past it gets 429 and delivers nothing.
+        A second's worth may come at once (a bucket of that size, refilled at the rate)."""
+        with self._lock:
+            self._rate, self._allowance, self._allowance_at = per_second, per_second or 0.0, 0.0
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         """Hold the answer to the next `count` requests for `seconds` after handling them.
@@ -399,6 +418,19 @@ class FakeLine(LoopbackServer):
             self._accepted_keys[key] = (request.request_id, body)
         return _Answer(200, body)
 
+    def _within_rate(self, recipients: int) -> None:
+        """Refuse with 429 a call that would go past the rate set by limit_rate."""
+        if self._rate is None:
+            return
+        now = self._now()
+        if self._allowance_at:
+            earned = (now - self._allowance_at) * self._rate
+            self._allowance = min(self._rate, self._allowance + earned)
+        self._allowance_at = now
+        if recipients > self._allowance:
+            raise _Refused(429, RATE_LIMITED)
+        self._allowance -= recipients
+
     def _push(self, request: _Request) -> _Answer:
         conflict = self._already_accepted(request)
         if conflict:
@@ -409,6 +441,9 @@ class FakeLine(LoopbackServer):
             errors.insert(0, {"message": "May not be empty", "property": "to"})
         if errors:
             raise _body_invalid(errors)
+        if not USER_ID.fullmatch(payload["to"]):
+            raise _Refused(400, _invalid_property("to"))
+        self._within_rate(1)
         self._deliver([payload["to"]], payload["messages"])
         self.consumed += len(payload["messages"])
         return self._accept(
@@ -436,6 +471,11 @@ class FakeLine(LoopbackServer):
             )
         if errors:
             raise _body_invalid(errors)
+        # one id LINE does not know refuses the whole call: nobody gets it
+        wrong = next((i for i, user_id in enumerate(to) if not USER_ID.fullmatch(user_id)), None)
+        if wrong is not None:
+            raise _Refused(400, _invalid_property(f"to[{wrong}]"))
+        self._within_rate(len(to))
         self._deliver(to, payload["messages"])
         self.consumed += len(to) * len(payload["messages"])
         return self._accept(request, {})

@@ -164,13 +164,14 @@ def test_each_gets_one_message_in_their_language_with_its_own_retry_key(
     assert plan.reach == {"line": 2}
     while deliver(runtime, clock.now):
         pass
-    pushes = fake_line.pushes()
-    texts = {push.json["to"]: push.json["messages"][0]["text"] for push in pushes}
+    multicasts = [r for r in fake_line.requests if r.path == "/v2/bot/message/multicast"]
+    texts = {tuple(call.json["to"]): call.json["messages"][0]["text"] for call in multicasts}
     assert texts == {
-        "U" + "driver".rjust(32, "0"): NOTICE.text_en,
-        "U" + "driver2".rjust(32, "0"): NOTICE.text_th,
+        ("U" + "driver".rjust(32, "0"),): NOTICE.text_en,
+        ("U" + "driver2".rjust(32, "0"),): NOTICE.text_th,
     }
-    assert len({push.headers["x-line-retry-key"] for push in pushes}) == 2
+    assert len({call.headers["x-line-retry-key"] for call in multicasts}) == 2
+    assert fake_line.pushes() == []
     with runtime.db() as session:
         entry = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "broadcast.sent")
@@ -206,11 +207,11 @@ def test_cancelling_withdraws_what_has_not_gone_and_keeps_what_went(
     """One message sent, then cancel: the rest are dropped as cancelled, the sent one stays."""
     runtime = line_app.extensions["runtime"]
     broadcast_id, _ = send_broadcast(runtime, ACTOR, NOTICE, Audience(channel="line"), urgent=True)
-    send(runtime, claim(runtime.db, clock.now, limit=1), clock.now)
+    send(runtime, claim(runtime.db, clock.now, limit=1, broadcasts_on="line"), clock.now)
     assert cancel_broadcast(runtime, ACTOR, broadcast_id) == 2
     while deliver(runtime, clock.now):
         pass
-    assert len(fake_line.pushes()) == 1
+    assert sum(len(fake_line.messages_to(u)) for u in everyone_on_line(runtime)) == 1
     with runtime.db() as session:
         statuses = sorted(
             (row.status, row.last_error)
@@ -221,21 +222,25 @@ def test_cancelling_withdraws_what_has_not_gone_and_keeps_what_went(
     assert statuses == [("dropped", CANCELLED), ("dropped", CANCELLED), ("sent", None)]
 
 
-def test_a_waiting_reply_is_claimed_before_a_broadcast(line_app, town, clock) -> None:
-    """A reply written after a broadcast of many is still the first the worker takes."""
+def test_a_waiting_reply_goes_before_a_broadcast(line_app, town, fake_line, clock) -> None:
+    """A reply written after a broadcast to everyone still goes out first."""
     runtime = line_app.extensions["runtime"]
-    send_broadcast(runtime, ACTOR, NOTICE, Audience(), urgent=True)
+    send_broadcast(runtime, ACTOR, NOTICE, Audience(channel="line"), urgent=True)
+    vendor = "U" + "vendor".rjust(32, "0")
     with runtime.db.begin() as session:
-        [reply] = add_messages(
-            session,
-            town["vendor"],
-            "line",
-            "U" + "vendor".rjust(32, "0"),
-            [{"text": "ค่ะ"}],
-            clock.now,
+        add_messages(session, town["vendor"], "line", vendor, [{"text": "ค่ะ"}], clock.now)
+    deliver(runtime, clock.now)
+    first, *rest = [r for r in fake_line.requests if "/message/" in r.path]
+    assert first.path == "/v2/bot/message/push" and first.json["to"] == vendor
+    assert [r.path for r in rest] == ["/v2/bot/message/multicast"] * len(rest) and rest
+
+
+def everyone_on_line(runtime) -> list[str]:
+    """The LINE user ids of every respondent."""
+    with runtime.db() as session:
+        return list(
+            session.scalars(select(Respondent.channel_user_id).where(Respondent.channel == "line"))
         )
-        reply_id = reply.id
-    assert [message.id for message in claim(runtime.db, clock.now, limit=1)] == [reply_id]
 
 
 def test_the_command_line_sends_or_only_counts(line_app, town) -> None:

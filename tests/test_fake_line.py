@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.fake_line"]
 
 TEXT = {"type": "text", "text": "สวัสดีครับ"}
+#: Two users as LINE spells them: "U" and 32 characters.
+ALICE, BOB = "U" + "1" * 32, "U" + "2" * 32
 
 
 def call(
@@ -70,20 +72,20 @@ def reply(fake: FakeLine, token: str, messages: list[dict]):
 
 
 def test_every_request_needs_the_channel_access_token(fake_line: FakeLine):
-    status, _, answer = push(fake_line, "U1", [TEXT], token=None)
+    status, _, answer = push(fake_line, ALICE, [TEXT], token=None)
     assert status == 401
     assert answer["message"].startswith("Authorization header required")
 
-    status, _, answer = push(fake_line, "U1", [TEXT], token="someone-elses-token")
+    status, _, answer = push(fake_line, ALICE, [TEXT], token="someone-elses-token")
     assert status == 401
     assert answer["message"].startswith("Authentication failed")
 
-    assert fake_line.messages_to("U1") == []
+    assert fake_line.messages_to(ALICE) == []
     assert [r.status for r in fake_line.requests] == [401, 401]
 
 
 def test_a_reply_token_works_once_and_delivers_to_its_user(fake_line: FakeLine):
-    token = fake_line.issue_reply_token("U1")
+    token = fake_line.issue_reply_token(ALICE)
 
     status, headers, answer = reply(
         fake_line, token, [TEXT, {"type": "sticker", "packageId": "1", "stickerId": "1"}]
@@ -95,34 +97,34 @@ def test_a_reply_token_works_once_and_delivers_to_its_user(fake_line: FakeLine):
 
     status, _, answer = reply(fake_line, token, [TEXT])
     assert (status, answer) == (400, {"message": "Invalid reply token"})
-    assert fake_line.messages_to("U1") == [
+    assert fake_line.messages_to(ALICE) == [
         TEXT,
         {"type": "sticker", "packageId": "1", "stickerId": "1"},
     ]
-    assert fake_line.messages_to("U2") == []
+    assert fake_line.messages_to(BOB) == []
 
 
 def test_reply_tokens_expire_after_sixty_seconds_of_the_fakes_clock(fake_line: FakeLine):
-    fresh = fake_line.issue_reply_token("U1")
+    fresh = fake_line.issue_reply_token(ALICE)
     fake_line.advance_clock(59)
     assert reply(fake_line, fresh, [TEXT])[0] == 200
 
-    stale = fake_line.issue_reply_token("U1")
+    stale = fake_line.issue_reply_token(ALICE)
     fake_line.advance_clock(61)
     assert reply(fake_line, stale, [TEXT])[2] == {"message": "Invalid reply token"}
 
-    expired = fake_line.issue_reply_token("U1")
+    expired = fake_line.issue_reply_token(ALICE)
     fake_line.expire_reply_tokens()
     assert reply(fake_line, expired, [TEXT])[0] == 400
     assert reply(fake_line, "never-issued", [TEXT])[0] == 400
-    assert len(fake_line.messages_to("U1")) == 1
+    assert len(fake_line.messages_to(ALICE)) == 1
 
 
 @pytest.mark.parametrize("count", [0, 6])
 def test_a_reply_carries_one_to_five_messages_and_a_refusal_keeps_the_token(
     fake_line: FakeLine, count: int
 ):
-    token = fake_line.issue_reply_token("U1")
+    token = fake_line.issue_reply_token(ALICE)
 
     status, _, answer = reply(fake_line, token, [TEXT] * count)
     assert status == 400
@@ -166,26 +168,26 @@ def test_a_reply_carries_one_to_five_messages_and_a_refusal_keeps_the_token(
 def test_message_objects_are_validated(
     fake_line: FakeLine, message: dict, problem: str, where: str
 ):
-    status, _, answer = push(fake_line, "U1", [message])
+    status, _, answer = push(fake_line, ALICE, [message])
 
     assert status == 400
     assert answer["message"] == "The request body has 1 error(s)"
     [detail] = answer["details"]
     assert detail["message"].startswith(problem)
     assert detail["property"] == where
-    assert fake_line.messages_to("U1") == []
+    assert fake_line.messages_to(ALICE) == []
 
 
 def test_text_of_exactly_five_thousand_utf16_units_is_accepted(fake_line: FakeLine):
-    assert push(fake_line, "U1", [{"type": "text", "text": "🍎" * 2500}])[0] == 200
+    assert push(fake_line, ALICE, [{"type": "text", "text": "🍎" * 2500}])[0] == 200
 
 
 def test_a_retry_key_must_be_a_uuid_and_is_refused_where_retries_are_unsupported(
     fake_line: FakeLine,
 ):
-    assert push(fake_line, "U1", [TEXT], key="not-a-uuid")[0] == 400
+    assert push(fake_line, ALICE, [TEXT], key="not-a-uuid")[0] == 400
 
-    token = fake_line.issue_reply_token("U1")
+    token = fake_line.issue_reply_token(ALICE)
     status, _, _ = call(
         fake_line,
         "POST",
@@ -194,14 +196,14 @@ def test_a_retry_key_must_be_a_uuid_and_is_refused_where_retries_are_unsupported
         headers={"X-Line-Retry-Key": str(uuid.uuid4())},
     )
     assert status == 400
-    assert fake_line.messages_to("U1") == []
+    assert fake_line.messages_to(ALICE) == []
 
 
 def test_a_retried_push_gets_409_and_is_not_delivered_again(fake_line: FakeLine):
     key = str(uuid.uuid4())
 
-    first_status, first_headers, first = push(fake_line, "U1", [TEXT], key)
-    second_status, second_headers, second = push(fake_line, "U1", [TEXT], key)
+    first_status, first_headers, first = push(fake_line, ALICE, [TEXT], key)
+    second_status, second_headers, second = push(fake_line, ALICE, [TEXT], key)
 
     assert first_status == 200
     assert second_status == 409
@@ -209,24 +211,24 @@ def test_a_retried_push_gets_409_and_is_not_delivered_again(fake_line: FakeLine)
     assert second["sentMessages"] == first["sentMessages"]
     assert second_headers["x-line-accepted-request-id"] == first_headers["x-line-request-id"]
     assert second_headers["x-line-request-id"] != first_headers["x-line-request-id"]
-    assert fake_line.messages_to("U1") == [TEXT]
+    assert fake_line.messages_to(ALICE) == [TEXT]
     # Another key is another request.
-    assert push(fake_line, "U1", [TEXT], str(uuid.uuid4()))[0] == 200
-    assert len(fake_line.messages_to("U1")) == 2
+    assert push(fake_line, ALICE, [TEXT], str(uuid.uuid4()))[0] == 200
+    assert len(fake_line.messages_to(ALICE)) == 2
 
 
 def test_a_refused_request_does_not_use_up_its_retry_key(fake_line: FakeLine):
     key = str(uuid.uuid4())
     fake_line.fail_next(500)
 
-    assert push(fake_line, "U1", [TEXT], key)[0] == 500
-    assert push(fake_line, "U1", [TEXT], key)[0] == 200
-    assert fake_line.messages_to("U1") == [TEXT]
+    assert push(fake_line, ALICE, [TEXT], key)[0] == 500
+    assert push(fake_line, ALICE, [TEXT], key)[0] == 200
+    assert fake_line.messages_to(ALICE) == [TEXT]
 
 
 def test_multicast_delivers_to_each_user_once_per_retry_key(fake_line: FakeLine):
     key = str(uuid.uuid4())
-    body = {"to": ["U1", "U2"], "messages": [TEXT]}
+    body = {"to": [ALICE, BOB], "messages": [TEXT]}
 
     status, headers, answer = call(
         fake_line, "POST", "/v2/bot/message/multicast", body, headers={"X-Line-Retry-Key": key}
@@ -240,7 +242,7 @@ def test_multicast_delivers_to_each_user_once_per_retry_key(fake_line: FakeLine)
     assert answer == {"message": "The retry key is already accepted"}
 
     fake_line.wait_for_messages(2)
-    assert fake_line.messages_to("U1") == fake_line.messages_to("U2") == [TEXT]
+    assert fake_line.messages_to(ALICE) == fake_line.messages_to(BOB) == [TEXT]
     assert (
         call(fake_line, "POST", "/v2/bot/message/multicast", {"to": [], "messages": [TEXT]})[0]
         == 400
@@ -250,17 +252,17 @@ def test_multicast_delivers_to_each_user_once_per_retry_key(fake_line: FakeLine)
 def test_injected_failures_come_first_match_their_path_and_deliver_nothing(fake_line: FakeLine):
     fake_line.fail_next(429, count=2, path_contains="/push")
 
-    token = fake_line.issue_reply_token("U1")
+    token = fake_line.issue_reply_token(ALICE)
     assert reply(fake_line, token, [TEXT])[0] == 200
     for _ in range(2):
-        status, _, answer = push(fake_line, "U1", [TEXT])
+        status, _, answer = push(fake_line, ALICE, [TEXT])
         assert (status, answer) == (
             429,
             {"message": "The API rate limit has been exceeded. Try again later."},
         )
-    assert push(fake_line, "U1", [TEXT])[0] == 200
+    assert push(fake_line, ALICE, [TEXT])[0] == 200
 
-    assert len(fake_line.messages_to("U1")) == 2
+    assert len(fake_line.messages_to(ALICE)) == 2
     assert [r.status for r in fake_line.pushes()] == [429, 429, 200]
     assert [r.status for r in fake_line.replies()] == [200]
 
@@ -268,7 +270,7 @@ def test_injected_failures_come_first_match_their_path_and_deliver_nothing(fake_
 def test_injected_failures_even_beat_bad_credentials_and_can_carry_headers(fake_line: FakeLine):
     fake_line.fail_next(503, headers={"Retry-After": "3"})
 
-    status, headers, _ = push(fake_line, "U1", [TEXT], token="wrong")
+    status, headers, _ = push(fake_line, ALICE, [TEXT], token="wrong")
 
     assert status == 503
     assert headers["retry-after"] == "3"
@@ -278,10 +280,10 @@ def test_a_delayed_answer_is_slow_and_only_the_next_one(fake_line: FakeLine):
     fake_line.delay_next(0.3)
 
     started = time.monotonic()
-    assert push(fake_line, "U1", [TEXT])[0] == 200
+    assert push(fake_line, ALICE, [TEXT])[0] == 200
     slow = time.monotonic() - started
     started = time.monotonic()
-    assert push(fake_line, "U1", [TEXT])[0] == 200
+    assert push(fake_line, ALICE, [TEXT])[0] == 200
     fast = time.monotonic() - started
 
     assert slow >= 0.3
@@ -289,7 +291,7 @@ def test_a_delayed_answer_is_slow_and_only_the_next_one(fake_line: FakeLine):
 
 
 def test_wait_for_messages_wakes_on_delivery_and_fails_when_nothing_comes(fake_line: FakeLine):
-    sender = threading.Thread(target=push, args=(fake_line, "U1", [TEXT, TEXT]))
+    sender = threading.Thread(target=push, args=(fake_line, ALICE, [TEXT, TEXT]))
     sender.start()
     fake_line.wait_for_messages(2, timeout=5)
     sender.join()
@@ -300,13 +302,13 @@ def test_wait_for_messages_wakes_on_delivery_and_fails_when_nothing_comes(fake_l
 
 def test_requests_are_recorded_with_lower_cased_headers_and_parsed_json(fake_line: FakeLine):
     key = str(uuid.uuid4())
-    push(fake_line, "U1", [TEXT], key)
+    push(fake_line, ALICE, [TEXT], key)
 
     [recorded] = fake_line.pushes()
     assert recorded.method == "POST"
     assert recorded.headers["x-line-retry-key"] == key
     assert recorded.headers["authorization"] == f"Bearer {fake_line.token}"
-    assert recorded.json == {"to": "U1", "messages": [TEXT]}
+    assert recorded.json == {"to": ALICE, "messages": [TEXT]}
     assert recorded.status == 200
     assert call(fake_line, "GET", "/v2/bot/no/such/api")[0] == 404
 

@@ -246,11 +246,16 @@ def test_an_unreachable_api_is_a_retry(fake_line: FakeLine, sender: LineSender):
 
 def test_one_sender_serves_many_threads(fake_line: FakeLine, sender: LineSender):
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda n: sender.push(f"U{n % 4}", [TEXT], key()), range(40)))
+        results = list(pool.map(lambda n: sender.push(_user(n % 4), [TEXT], key()), range(40)))
 
     assert {result.outcome for result in results} == {Outcome.SENT}
     fake_line.wait_for_messages(40)
-    assert sum(len(fake_line.messages_to(f"U{n}")) for n in range(4)) == 40
+    assert sum(len(fake_line.messages_to(_user(n))) for n in range(4)) == 40
+
+
+def _user(number: int) -> str:
+    """A user id as LINE spells one: "U" and 32 characters."""
+    return "U" + str(number).rjust(32, "0")
 
 
 def test_create_rich_menu_creates_uploads_and_sets_the_default(

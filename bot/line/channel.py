@@ -14,8 +14,8 @@ from linebot.v3 import WebhookParser
 from bot.channels import Channel, Shared
 from bot.delivery import Claimed, Outcome, Status
 from bot.line.cli import line_group
-from bot.line.delivery import deliver_to_line
-from bot.line.sender import LINE_API, LineApiError, LineSender
+from bot.line.delivery import MOST_PER_MULTICAST, deliver_to_line, multicast_size
+from bot.line.sender import LINE_API, MESSAGES_PER_SECOND, LineApiError, LineSender
 from bot.line.webhook import CHANNEL as NAME
 from bot.line.webhook import blueprint
 from bot.posters import ChatLink
@@ -46,6 +46,11 @@ class LineConnection:
             ]
         return deliver_to_line(self.shared, self.sender, batch)
 
+    @property
+    def broadcast_part(self) -> int:
+        """A broadcast's messages taken at once: two multicasts' worth (under a second)."""
+        return 2 * multicast_size(self.sender) if self.sender else MOST_PER_MULTICAST
+
     def quota(self) -> tuple[int | None, int] | None:
         """This month's limit of pushed messages (None: none) and those used; None when there
         is no access token or LINE cannot say just now."""
@@ -74,7 +79,13 @@ def connect(config: Mapping[str, Any], shared: Shared) -> LineConnection | None:
         return None
     return LineConnection(
         shared,
-        sender=LineSender(config["LINE_API_BASE_URL"], token) if token else None,
+        sender=LineSender(
+            config["LINE_API_BASE_URL"],
+            token,
+            per_second=float(config.get("LINE_MESSAGES_PER_SECOND") or MESSAGES_PER_SECOND),
+        )
+        if token
+        else None,
         parser=WebhookParser(secret) if secret else None,
         basic_id=str(config.get("LINE_BASIC_ID") or "").strip(),
     )
@@ -87,6 +98,9 @@ def settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "LINE_CHANNEL_ACCESS_TOKEN": environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         "LINE_API_BASE_URL": environ.get("LINE_API_BASE_URL") or LINE_API,
         "LINE_BASIC_ID": environ.get("LINE_BASIC_ID", ""),
+        # pushed and multicast messages a second (one per recipient): lower it for a small
+        # Official Account that LINE throttles
+        "LINE_MESSAGES_PER_SECOND": environ.get("LINE_MESSAGES_PER_SECOND", ""),
     }
 
 

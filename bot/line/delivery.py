@@ -6,21 +6,28 @@ makes the same call again and learns from LINE what already went out:
 - a push is repeated with the same `X-Line-Retry-Key`: LINE answers 409 if it had it;
 - a reply is repeated with the same token while the token must still be valid: "Invalid reply
   token" then means that this bot used it, so the reply went out. Past that, LINE cannot tell a
-  used token from an expired one, and the reply is taken as delivered (README, "Reliability").
+  used token from an expired one, and the reply is taken as delivered (README, "Reliability");
+- a broadcast's messages with the same words go together by multicast, up to 500 people a call,
+  the call's retry key being its first message's: a repeat goes again to everyone the first try
+  was for and has not been answered for, whoever holds them now, so that the first call LINE
+  accepts reaches each of them once, and the rest are told 409.
+Pushes and multicasts keep to the configured pace (LINE_MESSAGES_PER_SECOND), one per recipient.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.delivery import Claimed, Outcome, Status, note_try
-from bot.line.render import MAX_PER_REQUEST, batches, line_messages
+from bot.delivery import BROADCAST, Claimed, Outcome, Status, note_try
+from bot.line.render import MAX_PER_REQUEST, batches, line_messages, shared_messages
 from bot.line.sender import LineSender, Result
 from bot.line.sender import Outcome as Sent
+from storage.outbox import waiting_for_try
 
 if TYPE_CHECKING:
     from bot.channels import Shared
@@ -32,6 +39,10 @@ REPLY_TOKEN_LIFETIME = timedelta(seconds=25)
 REPLY = "reply"
 #: Prefix of `tried` for a message that went out in a push; the push's retry key follows.
 PUSH = "push:"
+#: Prefix of `tried` for a broadcast's message that went out in a multicast, and its retry key.
+MULTICAST = "multicast:"
+#: LINE's most user ids in one multicast.
+MOST_PER_MULTICAST = 500
 
 RESULT_STATUS = {Sent.SENT: Status.SENT, Sent.RETRY: Status.RETRY, Sent.FAILED: Status.FAILED}
 
@@ -54,12 +65,84 @@ class Call:
 
 
 def deliver_to_line(shared: Shared, sender: LineSender, batch: Sequence[Claimed]) -> list[Outcome]:
-    """Send each address's messages in order; stop an address at its first message not sent."""
-    outcomes: list[Outcome] = []
-    for address in dict.fromkeys(message.address for message in batch):
-        queue = [message for message in batch if message.address == address]
+    """Send a broadcast's messages by multicast, and each address's others in order (stopping
+    an address at its first message not sent)."""
+    together = [m for m in batch if m.kind == BROADCAST and not _pushed(m)]
+    outcomes = _multicast_all(shared, sender, together) if together else []
+    alone = [m for m in batch if m.kind != BROADCAST or _pushed(m)]
+    for address in dict.fromkeys(message.address for message in alone):
+        queue = [message for message in alone if message.address == address]
         outcomes += _deliver_to_one(shared, sender, queue)
     return outcomes
+
+
+def _pushed(message: Claimed) -> bool:
+    """Whether its last try was a push (a broadcast's message whose multicast LINE refused)."""
+    return bool(message.tried and message.tried.startswith(PUSH))
+
+
+def _multicast_all(shared: Shared, sender: LineSender, messages: list[Claimed]) -> list[Outcome]:
+    """Send a broadcast's messages, call by call: first the repeats of calls whose answer never
+    came, then the new ones."""
+    outcomes: list[Outcome] = []
+    for call in _multicasts(messages, multicast_size(sender)):
+        if shared.stopping.is_set():
+            stopped = "the sender stopped"
+            outcomes += [Outcome(m.id, Status.RELEASED, stopped) for m in call.messages]
+            continue
+        outcomes += _multicast(shared, sender, call)
+    return outcomes
+
+
+def multicast_size(sender: LineSender) -> int:
+    """The most people in one multicast: LINE's 500, or half a second of the pace, so that a
+    call a little late on the way still leaves LINE's allowance (a second's worth) room."""
+    return min(MOST_PER_MULTICAST, max(1, int(sender.rate.per_second / 2)))
+
+
+def _multicasts(messages: list[Claimed], most: int) -> list[Call]:
+    """The calls for a broadcast's messages: each earlier call as it was tried, then the same
+    words to at most `most` people a call."""
+    repeats: dict[str, list[Claimed]] = {}
+    fresh: dict[str, list[Claimed]] = {}
+    for message in messages:
+        if message.tried and message.tried.startswith(MULTICAST):
+            repeats.setdefault(message.tried, []).append(message)
+        else:
+            words = json.dumps(message.payload, sort_keys=True, ensure_ascii=False)
+            fresh.setdefault(words, []).append(message)
+    calls = [Call(group, tried, again=True) for tried, group in repeats.items()]
+    for group in fresh.values():
+        for first in range(0, len(group), most):
+            part = group[first : first + most]
+            calls.append(Call(part, MULTICAST + part[0].retry_key))
+    return calls
+
+
+def _multicast(shared: Shared, sender: LineSender, call: Call) -> list[Outcome]:
+    """One multicast; when LINE refuses it for some of its ids (so nothing went), each of its
+    messages is pushed on its own, and only those LINE refuses fail."""
+    rendered = shared_messages(call.messages[0].payload)
+    to = [message.address for message in call.messages]
+    if call.again:
+        with shared.db() as session:
+            to = list(dict.fromkeys([*to, *waiting_for_try(session, call.tried)]))
+    if len(rendered) > MAX_PER_REQUEST:  # (a notice is one message and its link)
+        return _one_by_one(shared, sender, call.messages)
+    sender.rate.wait(len(to))  # before the note: the lease runs from the call
+    if not note_try(shared.db, call.messages, call.tried, shared.clock()):
+        return []  # our claim lapsed: another sender has these now
+    result = sender.multicast(to, rendered, call.tried.removeprefix(MULTICAST))
+    if result.outcome is Sent.FAILED and result.status == 400:
+        if not note_try(shared.db, call.messages, None, shared.clock()):
+            return []
+        return _one_by_one(shared, sender, call.messages)
+    return [_outcome(message.id, result) for message in call.messages]
+
+
+def _one_by_one(shared: Shared, sender: LineSender, messages: list[Claimed]) -> list[Outcome]:
+    """Push each message on its own, with its own retry key."""
+    return [o for m in messages for o in _deliver_to_one(shared, sender, [_untried(m)])]
 
 
 def _deliver_to_one(shared: Shared, sender: LineSender, queue: list[Claimed]) -> list[Outcome]:
@@ -89,6 +172,9 @@ def _deliver_to_one(shared: Shared, sender: LineSender, queue: list[Claimed]) ->
             ]
             rest = rest[len(taken) :]
             continue
+        if not call.is_reply:
+            sender.rate.wait()  # a push counts against the pace (a reply does not)
+            now = shared.clock()
         if not note_try(shared.db, call.messages, call.tried, now):
             return outcomes  # our claim lapsed: another sender has these now, leave them be
         done = _make(sender, call, spent)

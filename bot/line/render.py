@@ -22,6 +22,7 @@ from bot.text_cut import GRAPHEME, cut_graphemes, split_text
 MAX_QUICK_REPLIES = 13
 MAX_LABEL = 20
 MAX_DISPLAY_TEXT = 300
+MAX_POSTBACK_DATA = 300
 MAX_PER_REQUEST = 5
 MAX_ALT_TEXT = 400
 
@@ -86,7 +87,16 @@ def batches(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     ]
 
 
-def line_messages(payload: dict[str, Any], row_id: int, offset: int = 0) -> list[dict[str, Any]]:
+def shared_messages(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A payload as LINE message objects that read the same for everyone they go to (one
+    multicast): each button carries its own data rather than a reference to one person's row,
+    and a long list is not paged (a broadcast has a button or two)."""
+    return line_messages(payload, None)
+
+
+def line_messages(
+    payload: dict[str, Any], row_id: int | None, offset: int = 0
+) -> list[dict[str, Any]]:
     """One outbox payload as LINE message objects (JSON dicts in LINE's wire format, camelCase).
 
     A results card becomes one Flex message (its text is the card as plain text, so it serves
@@ -123,22 +133,29 @@ def fits_one_row(labels: list[str]) -> bool:
     return len(labels) * BUTTON_PADDING_PX + letters * LETTER_PX <= ROW_WIDTH_PX
 
 
-def _sendable(buttons: list[dict[str, str]], row_id: int) -> list[dict[str, str]]:
+def _sendable(buttons: list[dict[str, str]], row_id: int | None) -> list[dict[str, str]]:
     """The buttons LINE accepts, each carrying a short reference to itself in row `row_id`
-    (bot/buttons.py) rather than its data. One invalid action makes LINE refuse the whole
-    request, so a button without a label is better lost."""
+    (bot/buttons.py) rather than its data, or (no row) its own data if it fits. One invalid
+    action makes LINE refuse the whole request, so a button without a label is better lost."""
     return [
-        {"label": button["label"], "data": reference(row_id, index)}
+        {
+            "label": button["label"],
+            "data": reference(row_id, index) if row_id is not None else button.get("data", ""),
+        }
         for index, button in enumerate(buttons)
         if str(button.get("label", "")).strip()
+        and (row_id is not None or 0 < len(str(button.get("data", ""))) <= MAX_POSTBACK_DATA)
     ]
 
 
 def _quick_reply_items(
-    buttons: list[dict[str, str]], row_id: int, offset: int, more_label: str
+    buttons: list[dict[str, str]], row_id: int | None, offset: int, more_label: str
 ) -> list[dict[str, Any]]:
-    """The page of buttons starting at `offset` as quick reply items, "ถัดไป" last if more."""
+    """The page of buttons starting at `offset` as quick reply items, "ถัดไป" last if more
+    (without a row to page through, the first page only)."""
     sendable = _sendable(buttons, row_id)
+    if row_id is None:
+        sendable = sendable[:MAX_QUICK_REPLIES]
     if not 0 <= offset < len(sendable):
         # A stale "ถัดไป" tap must still leave the respondent something to tap.
         offset = 0

@@ -31,7 +31,13 @@ from linebot.v3.messaging import (
     RichMenuRequest,
 )
 
+from bot.rate import Rate
+
 LINE_API = "https://api.line.me"
+#: Pushed and multicast messages a second (one per recipient), unless LINE_MESSAGES_PER_SECOND
+#: says otherwise: well inside LINE's own limits (2,000 pushes and 200 multicasts of up to 500 a
+#: second), and lowered for an Official Account that LINE throttles more.
+MESSAGES_PER_SECOND = 1000.0
 LINE_DATA_API = "https://api-data.line.me"
 
 
@@ -53,6 +59,8 @@ class Result:
     retry_after: float | None = None
     #: False when LINE surely did nothing: it answered 429, or no connection was made at all.
     reached: bool = True
+    #: LINE's HTTP status for a refusal (0: it was sent, or no answer came).
+    status: int = 0
 
 
 #: Network errors that mean no connection was made: the request cannot have reached LINE.
@@ -119,17 +127,26 @@ def _classify(error: ApiException, *, reply: bool = False, retry_key: bool = Fal
     if status in (0, 429) or status >= 500:
         # Status 0 is the SDK's way of reporting an SSL failure: a network problem too. A 429
         # is refused before anything is done, unlike a 5xx, which may come after the sending.
-        return Result(Outcome.RETRY, detail, _retry_after(error), reached=status != 429)
+        wait = _retry_after(error)
+        return Result(Outcome.RETRY, detail, wait, reached=status != 429, status=status)
     if reply and status == 400 and "invalid reply token" in detail.lower():
-        return Result(Outcome.TOKEN_INVALID, detail)
-    return Result(Outcome.FAILED, detail)
+        return Result(Outcome.TOKEN_INVALID, detail, status=status)
+    return Result(Outcome.FAILED, detail, status=status)
 
 
 class LineSender:
     """Sends replies, pushes and multicasts, and sets up rich menus, through the official SDK."""
 
-    def __init__(self, base_url: str, access_token: str, timeout: float = 5.0):
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        timeout: float = 5.0,
+        per_second: float = MESSAGES_PER_SECOND,
+    ):
         self.timeout = timeout
+        #: The pace of pushed and multicast messages (one per recipient), for every thread.
+        self.rate = Rate(per_second)
         # The SDK sends every call to Configuration.host when one is set, including the
         # uploads it would otherwise send to api-data.line.me, so each host gets its own client.
         # Both are made once and shared by every thread: they hold no per-request state we read

@@ -40,6 +40,11 @@ class TelegramConnection:
         """Send claimed messages to Telegram, each chat's in order, at Telegram's pace."""
         return deliver_to_telegram(self.shared, self.sender, NAME, batch)
 
+    @property
+    def broadcast_part(self) -> int:
+        """A broadcast's messages taken at once: about two seconds of Telegram's pace."""
+        return max(1, int(2 * self.sender.pace.overall.per_second))
+
     def answer_tap(self, query_id: str) -> None:
         """Stop the spinner on the tapped button (not waited for: the webhook answers at once)."""
         self._quietly(self.sender.submit(lambda bot: bot.answer_callback_query(query_id)))

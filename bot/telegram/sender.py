@@ -19,6 +19,8 @@ from typing import TypeVar
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.rate import Rate
+
 T = TypeVar("T")
 
 #: Telegram's documented pace for a bot is about 30 messages a second, one a second in a chat;
@@ -39,8 +41,8 @@ class Pace:
     def __init__(self, per_second: float = PER_SECOND, per_chat_seconds: float = PER_CHAT_SECONDS):
         if not (0 < per_second <= 30 and per_chat_seconds >= 0):
             raise ValueError("Telegram's pace: 1 to 30 messages a second, and a chat interval ≥ 0")
-        self.gap, self.chat_gap = 1 / per_second, per_chat_seconds
-        self._next = 0.0
+        self.chat_gap = per_chat_seconds
+        self.overall = Rate(per_second)
         self._next_in: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -54,14 +56,6 @@ class Pace:
                 self._next_in = {c: t for c, t in self._next_in.items() if t > now}
         if mine > now:
             time.sleep(mine - now)  # real pacing of real sends, not a test waiting
-
-    def take_slot(self, clock: Callable[[], float] = time.monotonic) -> float:
-        """Take the next slot of the bot's overall pace; return the seconds until it."""
-        with self._lock:
-            now = clock()
-            at = max(now, self._next)
-            self._next = at + self.gap
-        return at - now
 
 
 class TelegramSender:
@@ -113,7 +107,7 @@ class TelegramSender:
         if paced:
             # The slot is taken here, on the loop, just before the request goes: paced in the
             # calling threads, sends would bunch on the way by as much as those threads lag.
-            delay = self.pace.take_slot()
+            delay = self.pace.overall.take()
             if delay > 0:
                 await asyncio.sleep(delay)
         return await make(self.bot)
