@@ -23,6 +23,8 @@ def broadcast_group() -> None:
 @click.option("--text", required=True, help="the notice in Thai")
 @click.option("--text-en", default="", help="the notice for those who chose English")
 @click.option("--link", default="", help="a link to add under the text")
+@click.option("--survey", default="", help="a button that starts this survey (its form id)")
+@click.option("--workshop", type=int, default=None, help="a button that opens this workshop")
 @click.option("--group", "groups", multiple=True, help="a pilot group (repeat for more)")
 @click.option("--municipality", "municipalities", multiple=True, help="a municipality code")
 @click.option("--channel", default="", help="line, telegram or assisted")
@@ -41,6 +43,8 @@ def send_command(
     text: str,
     text_en: str,
     link: str,
+    survey: str,
+    workshop: int | None,
     groups: tuple[str, ...],
     municipalities: tuple[str, ...],
     channel: str,
@@ -59,7 +63,7 @@ def send_command(
     else:
         try:
             broadcast_id, plan = send_broadcast(
-                rt, actor, Notice(text, text_en, link), audience, when, urgent
+                rt, actor, Notice(text, text_en, link, survey, workshop), audience, when, urgent
             )
         except ValueError as error:
             raise click.ClickException(str(error)) from error

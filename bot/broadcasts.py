@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from bot import postback
 from bot.coordination import Actor
 from bot.delivery import BROADCAST
+from bot.i18n import translate
 from bot.quiet_hours import next_allowed
 from bot.runtime import Runtime
 from storage.audience import Audience, audience_query, count_by_channel
-from storage.models import Broadcast, OutboxMessage, Respondent
+from storage.models import Broadcast, OutboxMessage, Respondent, Workshop
+from storage.surveys import latest_versions
+from survey_flows.engine import START
+from survey_flows.workshop_chat import SHOW
 
 #: The longest notice: a chat message that still reads as one message.
 LONGEST_TEXT = 2000
@@ -33,15 +38,26 @@ BATCH = 5000
 
 @dataclass(frozen=True)
 class Notice:
-    """What a broadcast says: the Thai, the English for those who chose it, an optional link."""
+    """What a broadcast says: the Thai, the English for those who chose it, an optional link,
+    and optional buttons that start a survey or open a workshop's sign-up."""
 
     text_th: str
     text_en: str = ""
     link: str = ""
+    #: The survey (form id) its button starts; "" for none.
+    survey: str = ""
+    #: The workshop its button opens, with its sign-up; None for none.
+    workshop_id: int | None = None
 
     def checked(self) -> Notice:
         """The notice trimmed; ValueError when it is empty or too long."""
-        notice = Notice(self.text_th.strip(), self.text_en.strip(), self.link.strip())
+        notice = replace(
+            self,
+            text_th=self.text_th.strip(),
+            text_en=self.text_en.strip(),
+            link=self.link.strip(),
+            survey=self.survey.strip(),
+        )
         if not notice.text_th:
             raise ValueError("a broadcast needs its Thai text")
         if max(len(notice.text_th), len(notice.text_en)) > LONGEST_TEXT:
@@ -50,10 +66,26 @@ class Notice:
             raise ValueError("a link starts with https://")
         return notice
 
-    def payload(self, language: str) -> dict:
-        """The message as a respondent of this language reads it."""
+    def payload(self, language: str, survey_handle: str = "") -> dict:
+        """The message as a respondent of this language reads it; `survey_handle` is what the
+        chat knows the survey by (its newest version's id)."""
         text = self.text_en if language == "en" and self.text_en else self.text_th
-        return {"text": f"{text}\n{self.link}" if self.link else text, "buttons": []}
+        buttons = []
+        if self.survey:
+            buttons.append(
+                {
+                    "label": translate("broadcast.button.survey", language),
+                    "data": postback.encode(START, survey_handle or self.survey),
+                }
+            )
+        if self.workshop_id is not None:
+            buttons.append(
+                {
+                    "label": translate("broadcast.button.workshop", language),
+                    "data": postback.encode(SHOW, str(self.workshop_id)),
+                }
+            )
+        return {"text": f"{text}\n{self.link}" if self.link else text, "buttons": buttons}
 
 
 @dataclass(frozen=True)
@@ -147,6 +179,7 @@ def send_broadcast(
             reach=reach,
             send_at=send_at.isoformat(),
             urgent=urgent,
+            buttons={"survey": notice.survey, "workshop": notice.workshop_id},
         )
         return broadcast.id, Plan(reach, send_at, send_at != wanted)
 
@@ -185,6 +218,19 @@ def progress(session: Session, broadcast_id: int) -> Counter[str]:
     return Counter(dict(rows.all()))
 
 
+def _survey_handle(session: Session, notice: Notice) -> str:
+    """What the chat knows the notice's survey by (its newest version's id); ValueError for a
+    survey or a workshop its buttons cannot open."""
+    if notice.workshop_id is not None and session.get(Workshop, notice.workshop_id) is None:
+        raise ValueError(f"no workshop {notice.workshop_id}")
+    if not notice.survey:
+        return ""
+    for version in latest_versions(session):
+        if version.form_id == notice.survey:
+            return str(version.id)
+    raise ValueError(f"no survey {notice.survey!r}")
+
+
 def _write_messages(
     session: Session, broadcast: Broadcast, notice: Notice, audience: Audience, now: datetime
 ) -> dict[str, int]:
@@ -196,7 +242,9 @@ def _write_messages(
         )
         .order_by(Respondent.id)
     ).all()
-    payloads = {language: notice.payload(language) for language in {p.language for p in people}}
+    handle = _survey_handle(session, notice)
+    languages = {person.language for person in people}
+    payloads = {language: notice.payload(language, handle) for language in languages}
     reach: Counter[str] = Counter()
     rows = []
     for person in people:

@@ -316,17 +316,23 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return wait
 
 
-def deliver(runtime: Runtime, now: datetime, respondent_id: int | None = None) -> int:
+def deliver(
+    runtime: Runtime,
+    now: datetime,
+    respondent_id: int | None = None,
+    *,
+    broadcasts: bool = True,
+) -> int:
     """Claim what is due, send it channel by channel, record the outcomes; return how many.
 
-    Replies, reminders and notices go first; then (unless for one respondent) the next part of
-    each channel's broadcasts, as many as the channel sends in about a second, so a reply
-    written meanwhile waits for one part at most.
+    Replies, reminders and notices go first; then (with `broadcasts`, and not for one
+    respondent) the next part of each channel's broadcasts, as many as the channel sends in
+    about a second, so a reply written meanwhile waits for one part at most.
     """
     if runtime.stopping.is_set():
         return 0
     handled = send(runtime, claim(runtime.db, now, respondent_id), now)
-    if respondent_id is None:
+    if broadcasts and respondent_id is None:
         for name, connection in runtime.channels.items():
             part = getattr(connection, "broadcast_part", BROADCAST_PART)
             handled += send(runtime, claim(runtime.db, now, limit=part, broadcasts_on=name), now)

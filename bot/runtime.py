@@ -115,7 +115,8 @@ class Runtime:
             # A reply written while ours were being sent had to wait for them (a chat reads in
             # order, and its own sender could not claim it): take it now, not at a worker's poll.
             if claim_more or (claimed and self._has_unfinished_replies(claimed[0].address)):
-                delivery.deliver(self, self.clock(), respondent_id)
+                # broadcasts are the worker's: a web thread is for the chat that called it
+                delivery.deliver(self, self.clock(), respondent_id, broadcasts=False)
         except Exception:  # the worker will try again; a background thread has no one to tell
             log.exception("sending after commit failed")
 

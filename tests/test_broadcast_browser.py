@@ -20,6 +20,9 @@ from tests.line_user import app_with_line
 from tests.test_broadcasts import person
 from tests.test_console_browser import COORDINATOR, PAGE_WIDTH, sign_in
 
+#: The survey's button, as the drivers see it under the notice.
+BUTTON = "เริ่มทำแบบสอบถาม"
+
 
 @pytest.fixture
 def app(database_url, clock, fake_line) -> Iterator[Flask]:
@@ -38,9 +41,8 @@ def app(database_url, clock, fake_line) -> Iterator[Flask]:
 
 
 def compose(page, text: str) -> None:
-    """Write a notice to the carriage drivers, urgent, and count it."""
-    page.get_by_role("link", name="ประกาศ", exact=True).click()
-    page.get_by_role("link", name="เขียนประกาศใหม่").click()
+    """Write a notice to the carriage drivers, urgent, and count it (on the page for a new
+    notice)."""
     page.get_by_label("ข้อความภาษาไทย").fill(text)
     page.get_by_label("คนขับรถม้า").check()
     page.get_by_label("เร่งด่วน ส่งได้แม้ช่วงกลางคืน").check()
@@ -53,9 +55,13 @@ def test_a_broadcast_is_composed_counted_sent_and_reported(app, context, fake_li
     lists the five drivers by number."""
     runtime = app.extensions["runtime"]
     page = sign_in(context, COORDINATOR)
+    page.get_by_role("link", name="ประกาศ", exact=True).click()
+    page.get_by_role("link", name="เขียนประกาศใหม่").click()
+    page.get_by_label("ปุ่มเริ่มแบบสอบถาม (ไม่ใส่ก็ได้)").select_option("active_citizen")
     compose(page, "พรุ่งนี้ 9 โมง ประชุมกลุ่มรถม้าที่ลานจอดหน้าสถานีนะคะ 🐴")
     expect(page.get_by_role("heading", name="จะส่งถึง 5 คน")).to_be_visible()
     expect(page.locator(".line-preview .bubble")).to_contain_text("ประชุมกลุ่มรถม้า")
+    expect(page.locator(".line-preview .chip")).to_have_text([BUTTON])
     assert page.evaluate(PAGE_WIDTH) <= 390
     page.locator("#plan").screenshot(path=SCREENSHOTS / "console-broadcast-preview-390.png")
     page.get_by_label("ยืนยันส่งถึง 5 คน").check()
@@ -67,7 +73,9 @@ def test_a_broadcast_is_composed_counted_sent_and_reported(app, context, fake_li
     progress = page.locator("#progress")
     expect(progress.locator("tr", has_text="ส่งแล้ว")).to_contain_text("5")
     expect(page.get_by_role("button", name="หยุดส่งประกาศนี้")).to_have_count(0)
-    assert len(fake_line.pushes()) == 5
+    [call] = [r for r in fake_line.requests if r.path == "/v2/bot/message/multicast"]
+    assert len(call.json["to"]) == 5  # one multicast for the five
+    assert call.json["messages"][0]["quickReply"]["items"][0]["action"]["label"] == BUTTON
     with page.expect_download() as report:
         page.get_by_role("link", name="ดาวน์โหลดรายงาน (CSV)").click()
     with open(report.value.path(), encoding="utf-8-sig") as file:
@@ -80,18 +88,21 @@ def test_a_broadcast_is_stopped_while_it_sends(app, context, fake_line, clock) -
     """Two of five gone, then stopped from its page: three withdrawn, two kept as sent."""
     runtime = app.extensions["runtime"]
     page = sign_in(context, COORDINATOR)
+    page.get_by_role("link", name="ประกาศ", exact=True).click()
+    page.get_by_role("link", name="เขียนประกาศใหม่").click()
     compose(page, "แจ้งเลื่อนประชุมค่ะ")
     page.get_by_label("ยืนยันส่งถึง 5 คน").check()
     page.get_by_role("button", name="ส่งประกาศ").click()
     expect(page.get_by_text("บันทึกประกาศแล้ว")).to_be_visible()
-    send(runtime, claim(runtime.db, clock.now, limit=2), clock.now)
+    send(runtime, claim(runtime.db, clock.now, limit=2, broadcasts_on="line"), clock.now)
     page.reload()
     page.get_by_label("ยืนยันหยุดส่ง (ที่ส่งไปแล้วยังอยู่)").check()
     page.get_by_role("button", name="หยุดส่งประกาศนี้").click()
     expect(page.get_by_text("ยกเลิก 3 ข้อความที่ยังไม่ได้ส่ง")).to_be_visible()
     while deliver(runtime, clock.now):
         pass
-    assert len(fake_line.pushes()) == 2
+    drivers = [f"U{n:0>32}" for n in range(5)]
+    assert sum(len(fake_line.messages_to(driver)) for driver in drivers) == 2
     with runtime.db() as session:
         statuses = sorted(session.scalars(select(OutboxMessage.status)))
     assert statuses == ["dropped"] * 3 + ["sent"] * 2

@@ -6,6 +6,7 @@ off; the configured pace keeps a throttled account clear of LINE's 429s."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -15,12 +16,20 @@ from bot.broadcasts import Notice, send_broadcast
 from bot.coordination import Actor
 from bot.delivery import claim, deliver, send
 from storage.audience import Audience
-from storage.models import ConsentRecord, OutboxMessage, Respondent
-from tests.line_user import app_with_line
+from storage.models import (
+    ConsentRecord,
+    OutboxMessage,
+    Respondent,
+    Submission,
+    SurveyVersion,
+    Workshop,
+)
+from tests.line_user import USER, LineUser, app_with_line
 
 ACTOR = Actor("coord@example.org", "coordinator", "192.0.2.1")
 NOTICE = Notice("ขอเชิญร่วมอบรมการทำบัญชีรายรับรายจ่าย วันเสาร์นี้ค่ะ")
 MULTICAST = "/v2/bot/message/multicast"
+OTHER = "U" + "b" * 32
 
 
 def crowd(runtime, clock, count: int, *, bad: tuple[int, ...] = ()) -> list[str]:
@@ -212,3 +221,63 @@ def test_the_configured_pace_keeps_clear_of_the_accounts_limit(
     assert max(len(call.json["to"]) for call in calls) <= 50
     assert all(len(fake_line.messages_to(user)) == 1 for user in users)
     assert 1.8 < took < 6  # 250 at 100 a second: the first call at once, the fifth after 2 s
+
+
+def test_its_buttons_start_the_survey_and_open_the_workshop_for_everyone_it_reached(
+    line_app, fake_line, clock
+) -> None:
+    """One multicast to two people, with the survey's and the workshop's buttons: each of them
+    taps, and the survey starts for one, the workshop's sign-up opens for the other (a button
+    that pointed at one person's row would be stale for the rest)."""
+    runtime = line_app.extensions["runtime"]
+    driver, vendor = LineUser(line_app, fake_line, USER), LineUser(line_app, fake_line, OTHER)
+    for user in (driver, vendor):
+        user.onboard()
+    with runtime.db() as session:
+        workshop = session.scalars(
+            select(Workshop).where(Workshop.starts_at > clock.now).order_by(Workshop.starts_at)
+        ).first()
+        title = workshop.course.title_th
+    notice = Notice(NOTICE.text_th, survey="active_citizen", workshop_id=workshop.id)
+    send_broadcast(runtime, ACTOR, notice, Audience(channel="line"), urgent=True)
+    deliver_all(runtime, clock)
+    [call] = multicasts(fake_line)
+    assert sorted(call.json["to"]) == sorted([USER, OTHER])
+    assert driver.quick_replies() == ["เริ่มทำแบบสอบถาม", "ดูรายละเอียดและสมัคร"]
+    driver.tap("เริ่มทำแบบสอบถาม")
+    vendor.tap("ดูรายละเอียดและสมัคร")
+    with runtime.db() as session:
+        started = session.scalars(
+            select(SurveyVersion.form_id)
+            .join(Submission, Submission.survey_version_id == SurveyVersion.id)
+            .join(Respondent, Respondent.id == Submission.respondent_id)
+            .where(Respondent.channel_user_id == USER)
+        ).all()
+    assert "active_citizen" in started
+    shown = "\n".join(
+        m.get("text") or m.get("altText", "") for m in fake_line.messages_to(OTHER)[-2:]
+    )
+    assert title in shown and "ลงทะเบียน" in vendor.quick_replies()
+
+
+def test_two_senders_at_once_share_a_broadcast_and_nobody_gets_it_twice(
+    line_app, fake_line, clock
+) -> None:
+    """Two workers' rounds at the same time (on PostgreSQL, each skips what the other locked):
+    1,500 people, each reached once, in calls of at most 500."""
+    runtime = line_app.extensions["runtime"]
+    users = crowd(runtime, clock, 1500)
+    broadcast_id = broadcast_to_all(runtime)
+
+    def worker() -> None:
+        while deliver(runtime, clock.now):
+            pass
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(fake_line.messages_to(user)) == 1 for user in users)
+    assert max(len(call.json["to"]) for call in multicasts(fake_line)) <= 500
+    assert set(statuses(runtime, broadcast_id).values()) == {"sent"}

@@ -55,7 +55,13 @@ def new_broadcast() -> str | Response:
     if form.validate_on_submit():
         audience = _audience(form)
         wanted = form.send_at.data.replace(tzinfo=rt.tz) if form.send_at.data else None
-        notice = Notice(form.text_th.data, form.text_en.data or "", form.link.data or "")
+        notice = Notice(
+            form.text_th.data,
+            form.text_en.data or "",
+            form.link.data or "",
+            survey=form.button_survey.data or "",
+            workshop_id=int(form.button_workshop.data) if form.button_workshop.data else None,
+        )
         plan = plan_broadcast(rt, audience, wanted, form.urgent.data)
         quota = line_quota(rt) if plan.reach.get(LINE) else None
         # each LINE recipient costs one message of the month's quota
@@ -72,7 +78,7 @@ def new_broadcast() -> str | Response:
             else:
                 flash(_("console.broadcast.sent"), "ok")
                 return redirect(url_for("console.broadcast", broadcast_id=broadcast_id))
-        preview = {language: notice.payload(language)["text"] for language in ("th", "en")}
+        preview = {language: notice.payload(language) for language in ("th", "en")}
         return render_template(
             "console/new_broadcast.html",
             form=form,
@@ -180,4 +186,11 @@ def _fill_choices(db: Session, form: BroadcastForm) -> None:
         for w in workshops
     ]
     form.survey.choices = [anyone, *survey_titles(db)]
+    none = ("", _("console.broadcast.no_button"))
+    form.button_survey.choices = [none, *survey_titles(db)]
+    form.button_workshop.choices = [none] + [
+        choice
+        for choice, workshop in zip(form.workshop.choices[1:], workshops, strict=True)
+        if workshop.starts_at > rt.clock() and workshop.status != "cancelled"
+    ]
     form.characteristic.choices = [("", "—"), *characteristic_choices(db)]

@@ -213,6 +213,9 @@ class BroadcastForm(ConsoleForm):
     link = URLField(
         validators=[Optional(), URL(message=lazy_gettext("console.form.not_a_link")), at_most(500)]
     )
+    #: Buttons under the words: start a survey, open a workshop's sign-up.
+    button_survey = SelectField(choices=[""], default="")
+    button_workshop = SelectField(choices=[""], default="")
     groups = CheckboxesField()
     municipalities = CheckboxesField()
     channel = SelectField(choices=[""], default="")
