@@ -126,6 +126,7 @@ def write_broadcast(db: Database, fake, text: str) -> int:
             "DATABASE_URL": db.app_url,
             "LINE_CHANNEL_ACCESS_TOKEN": fake.token,
             "LINE_API_BASE_URL": fake.base_url,
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
         }
     )
     runtime = app.extensions["runtime"]

@@ -1,8 +1,9 @@
 """Broadcasts, as use cases the console and the CLI both call: how many an audience reaches (per
-channel), and sending a notice to it. Each recipient gets one outbox message, written in one
-transaction with the broadcast and its audit entry, so the delivery worker sends them with every
-guarantee a message has (retry keys, order per chat, the platforms' pace, consent and
-reachability checked again just before sending) and nobody gets one broadcast twice."""
+channel), and sending a notice to it. The broadcast is written with its audit entry, then one
+outbox message per recipient, a part per transaction (a unique index on broadcast and respondent
+keeps anyone from having two), so the delivery worker sends them with every guarantee a message
+has (retry keys, the platforms' pace, consent and reachability checked again just before sending)
+and nobody gets one broadcast twice."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import postback
@@ -32,8 +34,11 @@ LONGEST_TEXT = 2000
 CANCELLED = "broadcast cancelled"
 #: The channel whose pushes count against a monthly quota.
 LINE = "line"
-#: Rows written per statement.
-BATCH = 5000
+#: Messages written per transaction: each holds SQLite's one write lock for a few tens of
+#: milliseconds, so the chats' turns go on while a broadcast to 100,000 is written.
+WRITE_PART = 2000
+#: A broadcast none of whose messages were written for this long lost its writer.
+STALLED = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -156,32 +161,76 @@ def send_broadcast(
         raise ValueError("a broadcast cannot be scheduled in the past")
     send_at = wanted if urgent else next_allowed(wanted, rt.tz)
     with rt.db.begin() as session:
+        _survey_handle(session, notice)  # a button that opens nothing is refused now
         broadcast = Broadcast(
             created_by=actor.email,
             created_at=now,
             text_th=notice.text_th,
             text_en=notice.text_en,
             link=notice.link,
+            survey=notice.survey,
+            workshop_id=notice.workshop_id,
             audience=audience.to_json(),
             send_at=send_at,
             urgent=urgent,
         )
         session.add(broadcast)
         session.flush()
-        reach = _write_messages(session, broadcast, notice, audience, now)
-        broadcast.recipients = sum(reach.values())
+        broadcast_id = broadcast.id
+        reach = count_by_channel(session, audience)
         actor.audit(
             session,
             "broadcast.sent",
             now,
-            f"broadcast:{broadcast.id}",
+            f"broadcast:{broadcast_id}",
             audience=audience.to_json(),
             reach=reach,
             send_at=send_at.isoformat(),
             urgent=urgent,
             buttons={"survey": notice.survey, "workshop": notice.workshop_id},
         )
-        return broadcast.id, Plan(reach, send_at, send_at != wanted)
+    write_messages(rt, broadcast_id)
+    return broadcast_id, Plan(reach, send_at, send_at != wanted)
+
+
+def write_messages(rt: Runtime, broadcast_id: int) -> int:
+    """Write a broadcast's messages from where its writing stopped, a part per transaction,
+    until all are written (or it is cancelled); return how many were written now.
+
+    Parts keep each transaction short (SQLite has one write lock, and a chat's turn waits for
+    it), and the delivery worker may send the first part while the next is written. Each part
+    goes on from the last respondent written, so a writer that died is finished by the worker
+    (finish_writing), and two at once collide on the unique index rather than write twice.
+    """
+    written = 0
+    while True:
+        try:
+            with rt.db.begin() as session:
+                broadcast = session.get(Broadcast, broadcast_id)
+                if broadcast is None or broadcast.written_at is not None:
+                    return written
+                count = 0
+                if broadcast.cancelled_at is None:
+                    count = _write_part(session, broadcast, rt.clock())
+                broadcast.recipients += count
+                written += count
+                if count < WRITE_PART:
+                    broadcast.written_at = rt.clock()
+                    return written
+        except IntegrityError:  # another writer wrote this part first: go on after it
+            continue
+
+
+def finish_writing(rt: Runtime, now: datetime) -> int:
+    """Finish writing the broadcasts whose writer stopped (none written for a minute); return
+    how many messages that wrote."""
+    with rt.db() as session:
+        stalled = session.scalars(
+            select(Broadcast.id).where(
+                Broadcast.written_at.is_(None), Broadcast.created_at < now - STALLED
+            )
+        ).all()
+    return sum(write_messages(rt, broadcast_id) for broadcast_id in stalled)
 
 
 def cancel_broadcast(rt: Runtime, actor: Actor, broadcast_id: int) -> int:
@@ -231,25 +280,38 @@ def _survey_handle(session: Session, notice: Notice) -> str:
     raise ValueError(f"no survey {notice.survey!r}")
 
 
-def _write_messages(
-    session: Session, broadcast: Broadcast, notice: Notice, audience: Audience, now: datetime
-) -> dict[str, int]:
-    """One outbox message per recipient, in their language, in bulk; the count per channel."""
+def _write_part(session: Session, broadcast: Broadcast, now: datetime) -> int:
+    """The next WRITE_PART of the broadcast's messages, one per recipient in their language,
+    after the last respondent written; how many."""
+    after = session.scalar(
+        select(func.max(OutboxMessage.respondent_id)).where(
+            OutboxMessage.broadcast_id == broadcast.id
+        )
+    )
     people = session.execute(
-        audience_query(audience)
+        audience_query(Audience.from_json(broadcast.audience))
         .with_only_columns(
             Respondent.id, Respondent.channel, Respondent.channel_user_id, Respondent.language
         )
+        .where(Respondent.id > (after or 0))
         .order_by(Respondent.id)
+        .limit(WRITE_PART)
     ).all()
+    if not people:
+        return 0
+    notice = Notice(
+        broadcast.text_th,
+        broadcast.text_en,
+        broadcast.link,
+        broadcast.survey,
+        broadcast.workshop_id,
+    )
     handle = _survey_handle(session, notice)
     languages = {person.language for person in people}
     payloads = {language: notice.payload(language, handle) for language in languages}
-    reach: Counter[str] = Counter()
-    rows = []
-    for person in people:
-        reach[person.channel] += 1
-        rows.append(
+    session.execute(
+        insert(OutboxMessage),
+        [
             {
                 "retry_key": str(uuid.uuid4()),
                 "respondent_id": person.id,
@@ -263,7 +325,7 @@ def _write_messages(
                 "attempts": 0,
                 "created_at": now,
             }
-        )
-    for first in range(0, len(rows), BATCH):
-        session.execute(insert(OutboxMessage), rows[first : first + BATCH])
-    return dict(reach)
+            for person in people
+        ],
+    )
+    return len(people)

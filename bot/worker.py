@@ -1,5 +1,6 @@
 """The delivery worker: sends whatever falls due in the outbox (replies the web process could not
-send, nudges, reminders), until stopped. Several workers share the work safely."""
+send, nudges, reminders, broadcasts), and finishes writing a broadcast whose writer stopped,
+until stopped. Several workers share the work safely."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.broadcasts import finish_writing
 from bot.coordinators import invite_to_feedback
 from bot.delivery import deliver
 from bot.runtime import Runtime
@@ -52,7 +54,11 @@ def run(runtime: Runtime, clock: Callable[[], datetime]) -> None:
             if forgotten_at is None or clock() - forgotten_at >= FORGET_EVERY:
                 forget_old_events(runtime, clock())
                 forgotten_at = clock()
-            handled = deliver(runtime, clock()) + invite_to_feedback(runtime, clock())
+            handled = (
+                finish_writing(runtime, clock())
+                + deliver(runtime, clock())
+                + invite_to_feedback(runtime, clock())
+            )
         except Exception:  # a database hiccup must not kill the worker; it tries again
             log.exception("delivery round failed")
             handled = 0

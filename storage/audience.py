@@ -41,6 +41,11 @@ class Audience:
         """The filters as stored with the broadcast."""
         return {key: list(v) if isinstance(v, tuple) else v for key, v in asdict(self).items()}
 
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> Audience:
+        """The filters as to_json stored them."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+
 
 def reachable_people() -> Select:
     """Everyone a notice may go to: real, reachable, consented and not withdrawn."""

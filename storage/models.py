@@ -431,6 +431,12 @@ class Broadcast(Base):
     #: When its messages fall due: as asked, or moved out of quiet hours unless urgent.
     send_at: Mapped[datetime] = mapped_column(Timestamp())
     urgent: Mapped[bool] = mapped_column(default=False)
+    #: Its buttons: the survey (form id) one starts, the workshop one opens.
+    survey: Mapped[str] = mapped_column(String(64), default="")
+    workshop_id: Mapped[int | None] = mapped_column(Integer)
     #: How many it was written for.
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the last of its messages was written (they are written a part at a time); None
+    #: while being written, or if the writer died, until a worker finishes it.
+    written_at: Mapped[datetime | None] = mapped_column(Timestamp())
     cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp())

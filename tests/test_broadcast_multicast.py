@@ -10,13 +10,15 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
+from bot import broadcasts
 from bot.broadcasts import Notice, send_broadcast
 from bot.coordination import Actor
 from bot.delivery import claim, deliver, send
 from storage.audience import Audience
 from storage.models import (
+    Broadcast,
     ConsentRecord,
     OutboxMessage,
     Respondent,
@@ -281,3 +283,35 @@ def test_two_senders_at_once_share_a_broadcast_and_nobody_gets_it_twice(
     assert all(len(fake_line.messages_to(user)) == 1 for user in users)
     assert max(len(call.json["to"]) for call in multicasts(fake_line)) <= 500
     assert set(statuses(runtime, broadcast_id).values()) == {"sent"}
+
+
+def test_a_broadcast_whose_writer_stopped_is_finished_by_the_worker_once(
+    line_app, fake_line, clock, monkeypatch
+) -> None:
+    """Written two at a time; the writer stops after the first part (its process died): a
+    minute on, the worker writes the rest, and each of the five gets the broadcast once."""
+    monkeypatch.setattr(broadcasts, "WRITE_PART", 2)
+    runtime = line_app.extensions["runtime"]
+    users = crowd(runtime, clock, 5)
+    broadcast_id = broadcast_to_all(runtime)
+    with runtime.db.begin() as session:  # as it was when the writer died after one part
+        first_two = select(OutboxMessage.respondent_id).where(
+            OutboxMessage.broadcast_id == broadcast_id
+        )
+        kept = sorted(session.scalars(first_two))[:2]
+        session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.broadcast_id == broadcast_id,
+                OutboxMessage.respondent_id.not_in(kept),
+            )
+        )
+        written = session.get(Broadcast, broadcast_id)
+        written.written_at, written.recipients = None, 2
+    assert broadcasts.finish_writing(runtime, clock.now) == 0  # its writer may be at it still
+    clock.advance(minutes=2)
+    assert broadcasts.finish_writing(runtime, clock.now) == 3
+    deliver_all(runtime, clock)
+    assert [len(fake_line.messages_to(user)) for user in users] == [1] * 5
+    with runtime.db() as session:
+        finished = session.get(Broadcast, broadcast_id)
+        assert finished.recipients == 5 and finished.written_at is not None

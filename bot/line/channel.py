@@ -48,8 +48,9 @@ class LineConnection:
 
     @property
     def broadcast_part(self) -> int:
-        """A broadcast's messages taken at once: two multicasts' worth (under a second)."""
-        return 2 * multicast_size(self.sender) if self.sender else MOST_PER_MULTICAST
+        """A broadcast's messages taken at once: one multicast's worth, so that the claim and
+        the record of its outcome are short transactions."""
+        return multicast_size(self.sender) if self.sender else MOST_PER_MULTICAST
 
     def quota(self) -> tuple[int | None, int] | None:
         """This month's limit of pushed messages (None: none) and those used; None when there

@@ -1,7 +1,10 @@
-"""outbox claim indexes: the chats' messages and a broadcast's waiting ones, each found directly
+"""broadcasts in parts: outbox claim indexes, a broadcast's buttons and when it was all written
 
-A broadcast of 100,000 leaves that many rows pending; without these, every claim of a reply or a
-reminder would walk past them all, and every claim of a broadcast's part would sort them.
+A broadcast of 100,000 leaves that many rows pending; without the indexes, every claim of a reply
+or a reminder would walk past them all, and every claim of a broadcast's part would sort them.
+Its messages are written a part per transaction (so SQLite's one write lock is never held for
+seconds), and `written_at` says when the last part was; broadcasts before this were written
+whole.
 
 Revision ID: 0012
 Revises: 0011
@@ -21,6 +24,13 @@ BROADCAST_WAITING = "kind = 'broadcast' AND status IN ('pending', 'sending')"
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('broadcast') as batch:
+        batch.add_column(sa.Column('survey', sa.String(length=64), nullable=False, server_default=''))
+        batch.add_column(sa.Column('workshop_id', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('written_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE broadcast SET written_at = created_at")
+    with op.batch_alter_table('broadcast') as batch:
+        batch.alter_column('survey', server_default=None)
     op.create_index(
         'ix_outbox_chat_due',
         'outbox_message',
@@ -38,5 +48,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('broadcast') as batch:
+        batch.drop_column('written_at')
+        batch.drop_column('workshop_id')
+        batch.drop_column('survey')
     op.drop_index('ix_outbox_broadcast_due', table_name='outbox_message')
     op.drop_index('ix_outbox_chat_due', table_name='outbox_message')
