@@ -139,11 +139,12 @@ def write_broadcast(db: Database, fake, text: str) -> int:
 
 
 def left_to_send(db: Database, broadcast_id: int) -> Counter:
-    """The broadcast's messages by status."""
+    """The broadcast's messages by status, and under "_written" how many it is written for
+    (the worker writes it in parts): a large number until the last part is written."""
     from sqlalchemy import func, select
 
     from storage.db import make_engine
-    from storage.models import OutboxMessage
+    from storage.models import Broadcast, OutboxMessage
 
     engine = make_engine(db.app_url)
     with engine.connect() as connection:
@@ -152,8 +153,13 @@ def left_to_send(db: Database, broadcast_id: int) -> Counter:
             .where(OutboxMessage.broadcast_id == broadcast_id)
             .group_by(OutboxMessage.status)
         ).all()
+        broadcast = connection.execute(
+            select(Broadcast.recipients, Broadcast.written_at).where(Broadcast.id == broadcast_id)
+        ).one()
     engine.dispose()
-    return Counter(dict(rows))
+    left = Counter(dict(rows))
+    left["_written"] = broadcast.recipients if broadcast.written_at else 10**12
+    return left
 
 
 @dataclass
@@ -233,11 +239,11 @@ def delivered(fake, text: str) -> Counter:
 
 
 def wait_sent(db: Database, broadcast_id: int, limit: float) -> None:
-    """Until none of the broadcast's messages is pending or being sent (or `limit` s)."""
+    """Until all of the broadcast's messages are written and none is waiting (or `limit` s)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         left = left_to_send(db, broadcast_id)
-        if left["pending"] + left["sending"] == 0:
+        if left["pending"] + left["sending"] == 0 and sum(left.values()) >= left["_written"]:
             return
         time.sleep(0.5)
     raise SystemExit(f"the broadcast did not finish in {limit:.0f} s: {dict(left)}")
@@ -310,6 +316,7 @@ def main() -> int:
             time.sleep(0.05)
         kill_9(worker)
         held = left_to_send(db, second_id)
+        held.pop("_written")
         print(f"   killed; its messages then: {dict(held)}", flush=True)
         worker = start_worker(env, workdir / "worker-2.log")
         wait_sent(db, second_id, args.count / args.rate * 3 + 60)
@@ -317,6 +324,7 @@ def main() -> int:
         got = delivered(fake, NOTICES[1])
         once = sum(1 for n in range(args.count) if got[recipient(n)] == 1)
         outbox = dict(left_to_send(db, second_id))
+        outbox.pop("_written")
         print(f"   exactly once: {once:,} of {args.count:,}; outbox: {outbox}")
         print(f"   turns alongside: {spread(turns.latencies(first, last))}")
         print(f"   webhook answers: {dict(turns.answers)}")

@@ -1,9 +1,9 @@
 """Broadcasts, as use cases the console and the CLI both call: how many an audience reaches (per
-channel), and sending a notice to it. The broadcast is written with its audit entry, then one
-outbox message per recipient, a part per transaction (a unique index on broadcast and respondent
-keeps anyone from having two), so the delivery worker sends them with every guarantee a message
-has (retry keys, the platforms' pace, consent and reachability checked again just before sending)
-and nobody gets one broadcast twice."""
+channel), and sending a notice to it. The broadcast is written with its audit entry and the first
+part of its outbox messages, one per recipient; the worker writes the rest, a part per
+transaction (a unique index on broadcast and respondent keeps anyone from having two). The
+delivery worker sends them with every guarantee a message has (retry keys, the platforms' pace,
+consent and reachability checked again just before sending), and nobody gets one twice."""
 
 from __future__ import annotations
 
@@ -36,9 +36,7 @@ CANCELLED = "broadcast cancelled"
 LINE = "line"
 #: Messages written per transaction: each holds SQLite's one write lock for a few tens of
 #: milliseconds, so the chats' turns go on while a broadcast to 100,000 is written.
-WRITE_PART = 2000
-#: A broadcast none of whose messages were written for this long lost its writer.
-STALLED = timedelta(minutes=1)
+WRITE_PART = 1000
 
 
 @dataclass(frozen=True)
@@ -189,48 +187,41 @@ def send_broadcast(
             urgent=urgent,
             buttons={"survey": notice.survey, "workshop": notice.workshop_id},
         )
-    write_messages(rt, broadcast_id)
+        # the first part now, with the broadcast; the rest, if any, by the worker (finish_writing)
+        first = _write_part(session, broadcast, now)
+        broadcast.recipients = first
+        if first < WRITE_PART:
+            broadcast.written_at = now
     return broadcast_id, Plan(reach, send_at, send_at != wanted)
 
 
-def write_messages(rt: Runtime, broadcast_id: int) -> int:
-    """Write a broadcast's messages from where its writing stopped, a part per transaction,
-    until all are written (or it is cancelled); return how many were written now.
+def finish_writing(rt: Runtime, now: datetime) -> int:
+    """Write the next part of each broadcast not yet written whole (the worker's, a part a
+    round, between the parts it sends); return how many messages that wrote.
 
-    Parts keep each transaction short (SQLite has one write lock, and a chat's turn waits for
-    it), and the delivery worker may send the first part while the next is written. Each part
-    goes on from the last respondent written, so a writer that died is finished by the worker
-    (finish_writing), and two at once collide on the unique index rather than write twice.
+    Parts keep each transaction short: SQLite has one write lock, and a chat's turn waits for
+    it (written whole, 100,000 held it for 3 s). Each part goes on from the last respondent
+    written, so two workers at once collide on the unique index rather than write anyone twice.
     """
+    with rt.db() as session:
+        unfinished = session.scalars(
+            select(Broadcast.id).where(Broadcast.written_at.is_(None)).order_by(Broadcast.id)
+        ).all()
     written = 0
-    while True:
+    for broadcast_id in unfinished:
         try:
             with rt.db.begin() as session:
                 broadcast = session.get(Broadcast, broadcast_id)
                 if broadcast is None or broadcast.written_at is not None:
-                    return written
-                count = 0
-                if broadcast.cancelled_at is None:
-                    count = _write_part(session, broadcast, rt.clock())
+                    continue
+                count = 0 if broadcast.cancelled_at else _write_part(session, broadcast, now)
                 broadcast.recipients += count
-                written += count
                 if count < WRITE_PART:
-                    broadcast.written_at = rt.clock()
-                    return written
-        except IntegrityError:  # another writer wrote this part first: go on after it
+                    broadcast.written_at = now
+                written += count
+        except IntegrityError:  # another worker wrote this part first: the next round goes on
             continue
-
-
-def finish_writing(rt: Runtime, now: datetime) -> int:
-    """Finish writing the broadcasts whose writer stopped (none written for a minute); return
-    how many messages that wrote."""
-    with rt.db() as session:
-        stalled = session.scalars(
-            select(Broadcast.id).where(
-                Broadcast.written_at.is_(None), Broadcast.created_at < now - STALLED
-            )
-        ).all()
-    return sum(write_messages(rt, broadcast_id) for broadcast_id in stalled)
+    return written
 
 
 def cancel_broadcast(rt: Runtime, actor: Actor, broadcast_id: int) -> int:

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 
 from bot import broadcasts
 from bot.broadcasts import Notice, send_broadcast
@@ -88,10 +88,14 @@ def statuses(runtime, broadcast_id: int) -> dict[str, str]:
 
 def deliver_all(runtime, clock) -> None:
     """Run the worker's rounds until nothing is left, waiting out backoffs on the test clock."""
+
+    def round_() -> int:
+        return broadcasts.finish_writing(runtime, clock.now) + deliver(runtime, clock.now)
+
     for _ in range(50):
-        if not deliver(runtime, clock.now):
+        if not round_():
             clock.advance(minutes=6)  # past the longest backoff
-            if not deliver(runtime, clock.now):
+            if not round_():
                 return
     raise AssertionError("the broadcast never finished")
 
@@ -266,13 +270,13 @@ def test_two_senders_at_once_share_a_broadcast_and_nobody_gets_it_twice(
     line_app, fake_line, clock
 ) -> None:
     """Two workers' rounds at the same time (on PostgreSQL, each skips what the other locked):
-    1,500 people, each reached once, in calls of at most 500."""
+    1,500 people, written in two parts, each reached once, in calls of at most 500."""
     runtime = line_app.extensions["runtime"]
     users = crowd(runtime, clock, 1500)
     broadcast_id = broadcast_to_all(runtime)
 
-    def worker() -> None:
-        while deliver(runtime, clock.now):
+    def worker() -> None:  # a worker's rounds: write a part, send what is due
+        while broadcasts.finish_writing(runtime, clock.now) + deliver(runtime, clock.now):
             pass
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -285,33 +289,28 @@ def test_two_senders_at_once_share_a_broadcast_and_nobody_gets_it_twice(
     assert set(statuses(runtime, broadcast_id).values()) == {"sent"}
 
 
-def test_a_broadcast_whose_writer_stopped_is_finished_by_the_worker_once(
+def test_a_large_broadcast_is_written_in_parts_between_the_sends(
     line_app, fake_line, clock, monkeypatch
 ) -> None:
-    """Written two at a time; the writer stops after the first part (its process died): a
-    minute on, the worker writes the rest, and each of the five gets the broadcast once."""
+    """Written two at a time: the first part with the broadcast, the rest by the worker's
+    rounds, each person once; a cancelled one is written no further."""
     monkeypatch.setattr(broadcasts, "WRITE_PART", 2)
     runtime = line_app.extensions["runtime"]
     users = crowd(runtime, clock, 5)
     broadcast_id = broadcast_to_all(runtime)
-    with runtime.db.begin() as session:  # as it was when the writer died after one part
-        first_two = select(OutboxMessage.respondent_id).where(
-            OutboxMessage.broadcast_id == broadcast_id
-        )
-        kept = sorted(session.scalars(first_two))[:2]
-        session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.broadcast_id == broadcast_id,
-                OutboxMessage.respondent_id.not_in(kept),
-            )
-        )
-        written = session.get(Broadcast, broadcast_id)
-        written.written_at, written.recipients = None, 2
-    assert broadcasts.finish_writing(runtime, clock.now) == 0  # its writer may be at it still
-    clock.advance(minutes=2)
-    assert broadcasts.finish_writing(runtime, clock.now) == 3
-    deliver_all(runtime, clock)
+    assert written(runtime, broadcast_id) == (2, False)
+    assert broadcasts.finish_writing(runtime, clock.now) == 2
+    deliver_all(runtime, clock)  # the worker's rounds write the last one too
+    assert written(runtime, broadcast_id) == (5, True)
     assert [len(fake_line.messages_to(user)) for user in users] == [1] * 5
+    stopped = broadcast_to_all(runtime)
+    broadcasts.cancel_broadcast(runtime, ACTOR, stopped)
+    assert broadcasts.finish_writing(runtime, clock.now) == 0
+    assert written(runtime, stopped) == (2, True)
+
+
+def written(runtime, broadcast_id: int) -> tuple[int, bool]:
+    """How many a broadcast is written for so far, and whether that is all."""
     with runtime.db() as session:
-        finished = session.get(Broadcast, broadcast_id)
-        assert finished.recipients == 5 and finished.written_at is not None
+        broadcast = session.get(Broadcast, broadcast_id)
+        return broadcast.recipients, broadcast.written_at is not None
