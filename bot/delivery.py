@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -182,17 +182,37 @@ def claim(
         rows = _in_order(session, list(session.scalars(query)))
         # held for the loop: the session keeps loaded objects only while something refers to them
         _related = _load_related(session, rows)
-        claimed = []
         claim_id = new_claim()
+        claimed: list[Claimed] = []
+        dropped: dict[str, list[int]] = {}
         for row in rows:
             reason = _reason_to_drop(session, row, now)
             if reason is not None:
                 # kept rather than deleted, so it can be seen later why a message never went
-                row.status, row.last_error = "dropped", reason
+                dropped.setdefault(reason, []).append(row.id)
                 continue
-            row.status, row.due_at, row.attempts = "sending", now + LEASE, row.attempts + 1
-            row.claim = claim_id
-            claimed.append(Claimed.of(row))
+            taken = Claimed.of(row)
+            claimed.append(replace(taken, attempts=taken.attempts + 1, claim=claim_id))
+        # one statement for all (a broadcast's part is 500), not an UPDATE per row
+        if claimed:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([message.id for message in claimed]))
+                .values(
+                    status="sending",
+                    due_at=now + LEASE,
+                    attempts=OutboxMessage.attempts + 1,
+                    claim=claim_id,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        for reason, ids in dropped.items():
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status="dropped", last_error=reason)
+                .execution_options(synchronize_session=False)
+            )
         return claimed
 
 
@@ -272,6 +292,10 @@ def record(
     message since, this (late) outcome is not ours to record.
     """
     with db.begin() as session:
+        recorded = _record_sent(session, outcomes, claims, now)
+        outcomes = [outcome for outcome in outcomes if outcome.message_id not in recorded]
+        if not outcomes:
+            return
         # one query for the batch, rather than one per message (each first flushing the last)
         ids = [outcome.message_id for outcome in outcomes]
         rows = {
@@ -305,6 +329,36 @@ def record(
             if row.kind == "farewell" and row.status in ("sent", "failed"):
                 # the last traces of an erased person's chat
                 row.reply_token, row.address = None, erased_address()
+
+
+def _record_sent(
+    session: Session, outcomes: Sequence[Outcome], claims: dict[int, str], now: datetime
+) -> set[int]:
+    """Mark the messages sent, a statement per claim and note (not an UPDATE per row: a
+    broadcast's part is 500), where the claim is still the sender's; return those marked.
+    A farewell is left to the caller, which also wipes its address."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for outcome in outcomes:
+        if outcome.status is Status.SENT and outcome.message_id in claims:
+            key = (claims[outcome.message_id], outcome.detail)
+            groups.setdefault(key, []).append(outcome.message_id)
+    marked: set[int] = set()
+    for (claim_id, detail), ids in groups.items():
+        marked.update(
+            session.scalars(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claim == claim_id,
+                    OutboxMessage.kind != "farewell",
+                )
+                .values(status="sent", sent_at=now, last_error=detail or None)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return marked
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
