@@ -27,7 +27,7 @@ BUTTON = "เริ่มทำแบบสอบถาม"
 @pytest.fixture
 def app(database_url, clock, fake_line) -> Iterator[Flask]:
     """The app on the fake LINE API, with a coordinator and five consented carriage drivers
-    (and a vendor, who is not in the group)."""
+    (and two vendors, one on Telegram, who are not in the group)."""
     for made in app_with_line(
         database_url, clock, fake_line, TESTING=True, DELIVER_AFTER_COMMIT=False
     ):
@@ -37,6 +37,14 @@ def app(database_url, clock, fake_line) -> Iterator[Flask]:
             for n in range(6):
                 group = "carriage" if n < 5 else "kadkongta"
                 person(session, clock, f"{n}", profile={"group": group})
+            person(
+                session,
+                clock,
+                "tg",
+                channel="telegram",
+                channel_user_id="555000111",
+                profile={"group": "kadkongta"},
+            )
         yield made
 
 
@@ -106,3 +114,21 @@ def test_a_broadcast_is_stopped_while_it_sends(app, context, fake_line, clock) -
     with runtime.db() as session:
         statuses = sorted(session.scalars(select(OutboxMessage.status)))
     assert statuses == ["dropped"] * 3 + ["sent"] * 2
+
+
+@pytest.mark.browser
+def test_the_preview_shows_it_as_each_channel_will(app, context) -> None:
+    """To everyone: LINE's bubble with the button as a quick reply, and Telegram's with the
+    button as a key under the text."""
+    page = sign_in(context, COORDINATOR)
+    page.get_by_role("link", name="ประกาศ", exact=True).click()
+    page.get_by_role("link", name="เขียนประกาศใหม่").click()
+    page.get_by_label("ข้อความภาษาไทย").fill("เชิญทำแบบสอบถามรอบใหม่ค่ะ")
+    page.get_by_label("ปุ่มเริ่มแบบสอบถาม (ไม่ใส่ก็ได้)").select_option("active_citizen")
+    page.get_by_label("เร่งด่วน ส่งได้แม้ช่วงกลางคืน").check()
+    page.get_by_role("button", name="ดูจำนวนผู้รับ").click()
+    expect(page.get_by_role("heading", name="จะส่งถึง 7 คน")).to_be_visible()
+    expect(page.locator(".line-preview .chip")).to_have_text([BUTTON])
+    expect(page.locator(".telegram-preview .text")).to_have_text("เชิญทำแบบสอบถามรอบใหม่ค่ะ")
+    expect(page.locator(".telegram-preview .key")).to_have_text([BUTTON])
+    assert page.evaluate(PAGE_WIDTH) <= 390
