@@ -1,5 +1,5 @@
-"""`flask export`: a survey's answers for researchers, as CSV or XLSX, with its codebook, and the
-export written to the audit log (who ran it, with which filters, how many rows)."""
+"""`flask export`: a survey's answers for researchers, as CSV, XLSX or SPSS, with its codebook,
+and the export written to the audit log (who ran it, with which filters, how many rows)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,23 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from bot.export_writers import CsvRows, RowWriter, XlsxRows, write_codebook_csv
+from bot.export_sav import SavRows
+from bot.export_writers import (
+    CODEBOOK_COLUMNS,
+    CsvRows,
+    RowWriter,
+    XlsxRows,
+    codebook_rows,
+    write_table_csv,
+)
 from bot.exports import export, pseudonym_key
 from bot.runtime import runtime
 from storage.export_rows import ExportFilter, NothingToExport, count_submissions
 from storage.staff import audit
 from storage.surveys import latest_versions
 
-#: The file formats, each with its writer (bot/export_writers.py).
-FORMATS = ["csv", "xlsx"]
+#: The file formats, each with its writer (bot/export_writers.py, bot/export_sav.py).
+FORMATS = ["csv", "xlsx", "sav"]
 
 
 @click.command("export")
@@ -40,6 +48,11 @@ FORMATS = ["csv", "xlsx"]
 @click.option("--channel", "channels", multiple=True, help="line, telegram, assisted, web")
 @click.option("--partial", is_flag=True, help="also the submissions not finished")
 @click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), help="codebook CSV")
+@click.option(
+    "--reliability",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="reliability CSV (Cronbach's alpha per scale; a scored survey, wide layout)",
+)
 @click.option(
     "--include-test-data",
     is_flag=True,
@@ -59,6 +72,7 @@ def export_command(
     channels: tuple[str, ...],
     partial: bool,
     codebook: Path | None,
+    reliability: Path | None,
     include_test_data: bool,
 ) -> None:
     """Export a survey's answers: wide (a row per submission) or long (a row per answer)."""
@@ -91,7 +105,7 @@ def export_command(
                     bar.update(now_done - done[0])
                     done[0] = now_done
 
-                written, variables = export(
+                done_export = export(
                     session,
                     rt.library,
                     rows,
@@ -104,9 +118,13 @@ def export_command(
         except NothingToExport as error:
             out.unlink(missing_ok=True)
             raise click.ClickException(str(error)) from None
-    if codebook is not None:
-        with codebook.open("w", newline="", encoding="utf-8") as file:
-            write_codebook_csv(file, variables)
+    for path, table in (
+        (codebook, [CODEBOOK_COLUMNS, *codebook_rows(done_export.variables)]),
+        (reliability, done_export.reliability),
+    ):
+        if path is not None:
+            with path.open("w", newline="", encoding="utf-8") as file:
+                write_table_csv(file, table)
     with rt.db.begin() as session:
         audit(
             session,
@@ -117,15 +135,17 @@ def export_command(
             format=fmt,
             layout=layout,
             filters=wanted.describe(),
-            rows=written,
+            rows=done_export.rows,
         )
-    click.echo(f"wrote {written} rows to {out}")
+    click.echo(f"wrote {done_export.rows} rows to {out}")
 
 
 @contextmanager
 def _opened(out: Path, fmt: str) -> Iterator[RowWriter]:
     """The format's writer, over the file it writes."""
-    if fmt == "xlsx":
+    if fmt == "sav":
+        yield SavRows(out)
+    elif fmt == "xlsx":
         with out.open("wb") as file:
             yield XlsxRows(file)
     else:

@@ -48,8 +48,8 @@ class RowWriter(Protocol):
         """One row of values."""
         ...
 
-    def close(self, variables: Sequence[Variable]) -> None:
-        """Finish the file (the XLSX adds its codebook sheet)."""
+    def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
+        """Finish the file (the XLSX adds its codebook and reliability sheets)."""
         ...
 
 
@@ -75,8 +75,8 @@ class CsvRows:
         """One row: datetimes as ISO 8601 with their offset, None empty."""
         self._writer.writerow([_csv_cell(value) for value in values])
 
-    def close(self, variables: Sequence[Variable]) -> None:
-        """Nothing more: the codebook goes in a file of its own (codebook_rows)."""
+    def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
+        """Nothing more: the codebook and reliability go in files of their own."""
 
 
 class XlsxRows:
@@ -98,14 +98,22 @@ class XlsxRows:
         """One row of typed cells: numbers, dates (without offset: Excel has none), text."""
         self._sheet.append([self._cell(self._sheet, value) for value in values])
 
-    def close(self, variables: Sequence[Variable]) -> None:
-        """Add the codebook sheet and write the workbook."""
-        sheet = self._book.create_sheet("codebook")
-        sheet.freeze_panes = "A2"
-        sheet.append([self._bold_cell(sheet, name) for name in CODEBOOK_COLUMNS])
-        for line in codebook_rows(variables):
-            sheet.append([self._cell(sheet, cell) for cell in line])
+    def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
+        """Add the codebook sheet (and the reliability one, for a scored form), and write the
+        workbook."""
+        self._sheet_of("codebook", [CODEBOOK_COLUMNS, *codebook_rows(variables)])
+        if reliability:
+            self._sheet_of("reliability", reliability)
         self._book.save(self._file)
+
+    def _sheet_of(self, title: str, rows: Iterable[Sequence[object]]) -> None:
+        sheet = self._book.create_sheet(title)
+        sheet.freeze_panes = "A2"
+        for index, line in enumerate(rows):
+            if index == 0:
+                sheet.append([self._bold_cell(sheet, str(name)) for name in line])
+            else:
+                sheet.append([self._cell(sheet, cell) for cell in line])
 
     @staticmethod
     def _cell(sheet, value: object) -> object:
@@ -149,12 +157,11 @@ def codebook_rows(variables: Iterable[Variable]) -> Iterable[list[object]]:
         ]
 
 
-def write_codebook_csv(file: IO[str], variables: Sequence[Variable]) -> None:
-    """The codebook as a CSV of its own."""
+def write_table_csv(file: IO[str], table: Iterable[Sequence[object]]) -> None:
+    """A table (its header first) as a CSV of its own: the codebook, the reliability."""
     rows = CsvRows(file)
-    rows.header(CODEBOOK_COLUMNS)
-    for line in codebook_rows(variables):
-        rows.row(line)
+    for index, line in enumerate(table):
+        (rows.header if index == 0 else rows.row)(line)
 
 
 def _csv_cell(value: object) -> object:

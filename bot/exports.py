@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +35,7 @@ from storage.export_rows import (
 )
 from storage.models import Answer
 from survey_flows.codebook import SCORE, Variable, cells, codebook
+from survey_flows.reliability import ReliabilityTally, reliability_rows
 
 #: The columns after the answers and scores, as KoBo names its own (and ours after them).
 META_COLUMNS = [
@@ -64,6 +66,16 @@ LONG_COLUMNS = [
 SELF = "self"
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: its data rows, its codebook, and its reliability table (header
+    first; empty for a form without scales, or in the long layout)."""
+
+    rows: int
+    variables: list[Variable]
+    reliability: list[list[object]]
+
+
 def pseudonym(key: bytes, respondent_id: int) -> str:
     """A respondent's name in exports: stable for the key, and telling nothing else."""
     return hmac.new(key, f"respondent:{respondent_id}".encode(), hashlib.sha256).hexdigest()[:16]
@@ -79,9 +91,8 @@ def export(
     tz: ZoneInfo,
     key: bytes,
     progress: Callable[[int], None] = lambda done: None,
-) -> tuple[int, list[Variable]]:
-    """Write the export a row at a time, and finish the file; return the rows written and the
-    codebook.
+) -> Exported:
+    """Write the export a row at a time, and finish the file; return what it holds.
 
     NothingToExport for an unknown survey or a filter that leaves no submission in.
     `progress` is told how many submissions are done, a page at a time.
@@ -89,15 +100,20 @@ def export(
     versions = versions_of(session, wanted.form_id)
     if wanted.versions:
         versions = [v for v in versions if v.form_version in wanted.versions]
-    variables = codebook([library.flow(version) for version in versions])
+    flows = [library.flow(version) for version in versions]
+    variables = codebook(flows)
     if not count_submissions(session, wanted):
         raise NothingToExport(f"no submission of {wanted.form_id!r} matches the filters")
+    # the newest version's scales; an older version without one of its items is left out of it
+    scoring = next((flow.scoring for flow in reversed(flows) if flow.scoring), None)
+    tally = ReliabilityTally(scoring) if scoring else None
     if layout == "long":
         written = _long(session, rows, wanted, tz, key, progress)
     else:
-        written = _wide(session, rows, wanted, variables, tz, key, progress)
-    rows.close(variables)
-    return written, variables
+        written = _wide(session, rows, wanted, variables, tz, key, progress, tally)
+    table = reliability_rows(tally.figures()) if tally else []
+    rows.close(variables, table)
+    return Exported(written, variables, table)
 
 
 def pseudonym_key(config: Mapping[str, Any]) -> bytes:
@@ -110,7 +126,7 @@ def pseudonym_key(config: Mapping[str, Any]) -> bytes:
     return hmac.new(secret, b"export pseudonyms", hashlib.sha256).digest()
 
 
-def _wide(session, rows, wanted, variables, tz, key, progress) -> int:
+def _wide(session, rows, wanted, variables, tz, key, progress, tally) -> int:
     scores = [v.name for v in variables if v.type == SCORE]
     rows.header([*(v.name for v in variables if v.type != SCORE), *scores, *META_COLUMNS])
     written = 0
@@ -118,6 +134,8 @@ def _wide(session, rows, wanted, variables, tz, key, progress) -> int:
         answers = latest_answers(session, [s.id for s in page])
         entered = _entered_by(session, [s.id for s in page])
         for submission in page:
+            if tally is not None:
+                tally.add(answers[submission.id])
             rows.row(
                 [
                     *cells(variables, answers[submission.id]),

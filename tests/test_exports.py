@@ -9,7 +9,9 @@ import csv
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import openpyxl
+import pyreadstat
 import pytest
 from sqlalchemy import select
 
@@ -239,3 +241,129 @@ def test_the_codebook_of_two_versions_keeps_a_renamed_question_apart() -> None:
     by_name = {variable.name: variable for variable in codebook([first, second])}
     assert by_name["income"].versions == ("1",) and by_name["daily_income"].versions == ("2",)
     assert by_name["years"].versions == ("1", "2")
+
+
+def test_the_sav_reads_back_in_spss_terms(app, answered, tmp_path) -> None:
+    """Through pyreadstat: Thai variable labels, choices as numbered codes with their labels,
+    0/1 columns, -9 declared missing where unanswered, measure levels, SPSS-safe names."""
+    out = tmp_path / "wide.sav"
+    result = run_export(app, out, "--format", "sav")
+    assert result.exit_code == 0, result.output
+    frame, meta = pyreadstat.read_sav(str(out), user_missing=True)
+    assert len(frame) == 3
+    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
+    assert labels["years"].startswith("คุณทำอาชีพนี้มากี่ปีแล้วคะ")
+    assert "customers_schools" in meta.column_names and "uuid" in meta.column_names
+    busy = meta.variable_value_labels["busy_days"]
+    assert busy[2.0].startswith("เท่าเดิม") and busy[-9.0].startswith("ไม่ได้ตอบ")
+    assert sorted(frame["years"]) == [3, 9, 12]
+    assert meta.variable_measure["busy_days"] == "nominal"
+    assert meta.variable_measure["years"] == "scale"
+    income = sorted(frame["income"])
+    assert income == [-9, -9, 850.5]  # two did not say: -9, declared missing
+    assert meta.missing_ranges["income"] == [{"lo": -9.0, "hi": -9.0}]
+    driver = frame[frame["years"] == 12].iloc[0]
+    assert (driver["customers_thai"], driver["customers_locals"]) == (1, 0)
+
+
+def cronbach(matrix: np.ndarray) -> float:
+    """Cronbach's α, the textbook way: k/(k-1) · (1 − Σ item variances / variance of the sum)."""
+    k = matrix.shape[1]
+    return k / (k - 1) * (1 - matrix.var(axis=0, ddof=1).sum() / matrix.sum(axis=1).var(ddof=1))
+
+
+def test_reliability_matches_a_reference_computed_with_numpy(app, clock, tmp_path) -> None:
+    """Forty random assessments (a few with an item skipped, left out of that scale): α,
+    corrected item-total correlations and α if deleted, per sub-feature and characteristic,
+    as numpy computes them from the recoded item scores."""
+    runtime = app.extensions["runtime"]
+    rng = np.random.default_rng(7)
+    with runtime.db.begin() as session:
+        version = session.scalars(
+            select(SurveyVersion).where(SurveyVersion.form_id == "active_citizen")
+        ).one()
+        scoring = runtime.library.flow(version).scoring
+        given: list[dict[str, str]] = []
+        for n in range(40):
+            who = respondent(session, clock, f"U{n:032d}", "carriage", "nakhon")
+            answers = {}
+            for item in scoring.items:
+                choices = sorted(item.scale, key=item.scale.get)
+                # a common factor, so the items agree enough for α to mean something
+                lean = rng.integers(0, len(choices))
+                pick = int(np.clip(lean + rng.integers(-1, 2), 0, len(choices) - 1))
+                answers[item.name] = choices[pick]
+            if n % 10 == 3:
+                del answers[scoring.items[0].name]
+            given.append(answers)
+            made = Submission(
+                respondent_id=who.id,
+                survey_version_id=version.id,
+                channel="line",
+                started_at=clock.now,
+                completed_at=clock.now,
+            )
+            session.add(made)
+            session.flush()
+            for question, value in answers.items():
+                session.add(
+                    Answer(
+                        submission_id=made.id,
+                        respondent_id=who.id,
+                        survey_version_id=version.id,
+                        question=question,
+                        raw=value,
+                        value=value,
+                        answered_at=clock.now,
+                        channel="line",
+                    )
+                )
+    out, table = tmp_path / "a.xlsx", tmp_path / "reliability.csv"
+    result = app.test_cli_runner().invoke(
+        args=[
+            "export",
+            "--survey",
+            "active_citizen",
+            "--format",
+            "xlsx",
+            "--out",
+            str(out),
+            "--reliability",
+            str(table),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    sheet = list(openpyxl.load_workbook(out)["reliability"].iter_rows(values_only=True))
+    assert [list(row) for row in sheet[1:]] == [
+        [cell if cell != "" else None for cell in row.values()] for row in _typed(read_csv(table))
+    ]
+    scales = [("subfeature", d.id) for d in scoring.subfeatures] + [
+        ("characteristic", d.id) for d in scoring.characteristics
+    ]
+    for kind, scale in scales:
+        items = [i for i in scoring.items if getattr(i, kind) == scale]
+        complete = [a for a in given if all(i.name in a for i in items)]
+        matrix = np.array([[i.points(a[i.name]) for i in items] for a in complete])
+        [head] = [row for row in sheet if row[0] == scale and row[1] == kind and not row[2]]
+        assert head[6] == len(complete)
+        assert head[3] == pytest.approx(cronbach(matrix), abs=1e-4)
+        for index, item in enumerate(items):
+            [row] = [r for r in sheet if r[0] == scale and r[1] == kind and r[2] == item.name]
+            rest = np.delete(matrix, index, axis=1)
+            expected_r = np.corrcoef(matrix[:, index], rest.sum(axis=1))[0, 1]
+            assert row[4] == pytest.approx(expected_r, abs=1e-4)
+            assert row[5] == pytest.approx(cronbach(rest), abs=1e-4)
+
+
+def _typed(rows: list[dict[str, str]]) -> list[dict[str, object]]:
+    """The reliability CSV's cells as numbers where they are numbers."""
+    typed = []
+    for row in rows:
+        cells: dict[str, object] = {}
+        for key, value in row.items():
+            try:
+                cells[key] = int(value) if value.isdigit() else float(value)
+            except ValueError:
+                cells[key] = value
+        typed.append(cells)
+    return typed

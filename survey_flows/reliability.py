@@ -1,0 +1,155 @@
+"""Reliability of a scored form's scales, tallied a submission at a time in constant memory.
+
+For each sub-feature and characteristic: Cronbach's α, each item's corrected item-total
+correlation (with the sum of the other items) and α if the item is deleted, and n. Items are
+scored as on the results card (reverse-keyed ones recoded); a submission counts towards a scale
+only when it answered all of that scale's items (listwise, as SPSS's RELIABILITY does).
+
+Only sums and cross-products are kept (k × k per scale), so a million answers cost no more
+memory than ten: every figure comes from the items' covariance matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from math import sqrt
+
+from survey_flows.scoring import Scoring
+
+
+@dataclass
+class _Scale:
+    """The running sums of one scale's items."""
+
+    items: list[str]
+    n: int = 0
+    sums: list[float] = field(default_factory=list)
+    products: list[list[float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        k = len(self.items)
+        self.sums = [0.0] * k
+        self.products = [[0.0] * k for _ in range(k)]
+
+    def add(self, points: list[float]) -> None:
+        self.n += 1
+        for i, x in enumerate(points):
+            self.sums[i] += x
+            row = self.products[i]
+            for j, y in enumerate(points):
+                row[j] += x * y
+
+    def covariance(self) -> list[list[float]]:
+        n = self.n
+        return [
+            [
+                (self.products[i][j] - self.sums[i] * self.sums[j] / n) / (n - 1)
+                for j in range(len(self.items))
+            ]
+            for i in range(len(self.items))
+        ]
+
+
+@dataclass(frozen=True)
+class ItemFigures:
+    """One item of a scale: its corrected item-total correlation and α without it."""
+
+    item: str
+    corrected_item_total: float | None
+    alpha_if_deleted: float | None
+
+
+@dataclass(frozen=True)
+class ScaleFigures:
+    """One scale: which it is, α, n, and its items' figures (None where undefined: too few
+    submissions, fewer than two items, or no variance)."""
+
+    scale: str
+    kind: str  # "subfeature" | "characteristic"
+    alpha: float | None
+    n: int
+    items: tuple[ItemFigures, ...]
+
+
+class ReliabilityTally:
+    """Cronbach's α and item statistics of a form's scales, fed one submission at a time."""
+
+    def __init__(self, scoring: Scoring):
+        self._scoring = scoring
+        self._scales: dict[tuple[str, str], _Scale] = {}
+        for dimension in scoring.subfeatures:
+            items = [i.name for i in scoring.items if i.subfeature == dimension.id]
+            self._scales[("subfeature", dimension.id)] = _Scale(items)
+        for dimension in scoring.characteristics:
+            items = [i.name for i in scoring.items if i.characteristic == dimension.id]
+            self._scales[("characteristic", dimension.id)] = _Scale(items)
+
+    def add(self, answers: Mapping[str, object]) -> None:
+        """Count one submission's answers towards every scale it answered in full."""
+        points: dict[str, float] = {}
+        for item in self._scoring.items:
+            value = answers.get(item.name)
+            scored = item.points(str(value)) if value is not None else None
+            if scored is not None:
+                points[item.name] = scored
+        for scale in self._scales.values():
+            if scale.items and all(name in points for name in scale.items):
+                scale.add([points[name] for name in scale.items])
+
+    def figures(self) -> list[ScaleFigures]:
+        """Each scale's figures, sub-features first, in the form's order."""
+        return [_figures(kind, scale_id, scale) for (kind, scale_id), scale in self._scales.items()]
+
+
+def _figures(kind: str, scale_id: str, scale: _Scale) -> ScaleFigures:
+    k = len(scale.items)
+    if scale.n < 2 or k < 2:
+        return ScaleFigures(
+            scale_id, kind, None, scale.n, tuple(ItemFigures(i, None, None) for i in scale.items)
+        )
+    c = scale.covariance()
+    total = sum(sum(row) for row in c)
+    items = []
+    for i, name in enumerate(scale.items):
+        with_rest = sum(c[i]) - c[i][i]  # cov(item, sum of the others)
+        rest = total - 2 * sum(c[i]) + c[i][i]  # var(sum of the others)
+        r = with_rest / sqrt(c[i][i] * rest) if c[i][i] > 0 and rest > 0 else None
+        others = [j for j in range(k) if j != i]
+        items.append(ItemFigures(name, r, _alpha([[c[a][b] for b in others] for a in others])))
+    return ScaleFigures(scale_id, kind, _alpha(c), scale.n, tuple(items))
+
+
+def _alpha(c: list[list[float]]) -> float | None:
+    """Cronbach's α of items with covariance matrix c."""
+    k = len(c)
+    total = sum(sum(row) for row in c)
+    if k < 2 or total <= 0:
+        return None
+    return k / (k - 1) * (1 - sum(c[i][i] for i in range(k)) / total)
+
+
+def reliability_rows(figures: list[ScaleFigures]) -> list[list[object]]:
+    """The figures as a table: a row per scale, then a row per item under it."""
+    rows: list[list[object]] = [
+        ["scale", "kind", "item", "alpha", "corrected_item_total", "alpha_if_deleted", "n"]
+    ]
+    for scale in figures:
+        rows.append([scale.scale, scale.kind, "", _round(scale.alpha), None, None, scale.n])
+        for item in scale.items:
+            rows.append(
+                [
+                    scale.scale,
+                    scale.kind,
+                    item.item,
+                    None,
+                    _round(item.corrected_item_total),
+                    _round(item.alpha_if_deleted),
+                    scale.n,
+                ]
+            )
+    return rows
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
