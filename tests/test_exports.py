@@ -35,12 +35,12 @@ def respondent(session, clock, user: str, group: str, municipality: str) -> Resp
     return made
 
 
-def take(session, clock, who: Respondent, answers: dict, *, done=True, days_ago=0) -> Submission:
-    """A livelihood submission with these answers (the first value of a list of two is the one
-    changed later)."""
-    version = session.scalars(
-        select(SurveyVersion).where(SurveyVersion.form_id == "livelihood")
-    ).first()
+def take(
+    session, clock, who: Respondent, answers: dict, *, done=True, days_ago=0, form="livelihood"
+) -> Submission:
+    """A submission of the form with these answers (the first value of a tuple of two is the
+    one changed later)."""
+    version = session.scalars(select(SurveyVersion).where(SurveyVersion.form_id == form)).first()
     started = clock.now - timedelta(days=days_ago)
     made = Submission(
         respondent_id=who.id,
@@ -279,10 +279,8 @@ def test_reliability_matches_a_reference_computed_with_numpy(app, clock, tmp_pat
     runtime = app.extensions["runtime"]
     rng = np.random.default_rng(7)
     with runtime.db.begin() as session:
-        version = session.scalars(
-            select(SurveyVersion).where(SurveyVersion.form_id == "active_citizen")
-        ).one()
-        scoring = runtime.library.flow(version).scoring
+        assessment = select(SurveyVersion).where(SurveyVersion.form_id == "active_citizen")
+        scoring = runtime.library.flow(session.scalars(assessment).one()).scoring
         given: list[dict[str, str]] = []
         for n in range(40):
             who = respondent(session, clock, f"U{n:032d}", "carriage", "nakhon")
@@ -296,28 +294,7 @@ def test_reliability_matches_a_reference_computed_with_numpy(app, clock, tmp_pat
             if n % 10 == 3:
                 del answers[scoring.items[0].name]
             given.append(answers)
-            made = Submission(
-                respondent_id=who.id,
-                survey_version_id=version.id,
-                channel="line",
-                started_at=clock.now,
-                completed_at=clock.now,
-            )
-            session.add(made)
-            session.flush()
-            for question, value in answers.items():
-                session.add(
-                    Answer(
-                        submission_id=made.id,
-                        respondent_id=who.id,
-                        survey_version_id=version.id,
-                        question=question,
-                        raw=value,
-                        value=value,
-                        answered_at=clock.now,
-                        channel="line",
-                    )
-                )
+            take(session, clock, who, answers, form="active_citizen")
     out, table = tmp_path / "a.xlsx", tmp_path / "reliability.csv"
     result = app.test_cli_runner().invoke(
         args=[
