@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -14,23 +12,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from bot.export_sav import SavRows
-from bot.export_writers import (
-    CODEBOOK_COLUMNS,
-    CsvRows,
-    RowWriter,
-    XlsxRows,
-    codebook_rows,
-    write_table_csv,
-)
-from bot.exports import export, pseudonym_key
+from bot.export_writers import CODEBOOK_COLUMNS, codebook_rows, write_table_csv
+from bot.exports import EXPORTED, FORMATS, export_entry, export_file, pseudonym_key
 from bot.runtime import runtime
 from storage.export_rows import ExportFilter, NothingToExport, count_submissions
 from storage.staff import audit
 from storage.surveys import latest_versions
-
-#: The file formats, each with its writer (bot/export_writers.py, bot/export_sav.py).
-FORMATS = ["csv", "xlsx", "sav"]
 
 
 @click.command("export")
@@ -95,20 +82,18 @@ def export_command(
         )
         try:
             total = count_submissions(session, wanted)
-            with (
-                _opened(out, fmt) as rows,
-                click.progressbar(length=total, label="submissions", file=sys.stderr) as bar,
-            ):
+            with click.progressbar(length=total, label="submissions", file=sys.stderr) as bar:
                 done = [0]
 
                 def advance(now_done: int) -> None:
                     bar.update(now_done - done[0])
                     done[0] = now_done
 
-                done_export = export(
+                done_export = export_file(
                     session,
                     rt.library,
-                    rows,
+                    out,
+                    fmt,
                     wanted,
                     layout=layout,
                     tz=rt.tz,
@@ -116,7 +101,6 @@ def export_command(
                     progress=advance,
                 )
         except NothingToExport as error:
-            out.unlink(missing_ok=True)
             raise click.ClickException(str(error)) from None
     for path, table in (
         (codebook, [CODEBOOK_COLUMNS, *codebook_rows(done_export.variables)]),
@@ -129,25 +113,8 @@ def export_command(
         audit(
             session,
             f"cli:{getpass.getuser()}",
-            "export.written",
+            EXPORTED,
             rt.clock(),
-            target=f"survey:{form_id}",
-            format=fmt,
-            layout=layout,
-            filters=wanted.describe(),
-            rows=done_export.rows,
+            **export_entry(wanted, fmt, layout, done_export.rows),
         )
     click.echo(f"wrote {done_export.rows} rows to {out}")
-
-
-@contextmanager
-def _opened(out: Path, fmt: str) -> Iterator[RowWriter]:
-    """The format's writer, over the file it writes."""
-    if fmt == "sav":
-        yield SavRows(out)
-    elif fmt == "xlsx":
-        with out.open("wb") as file:
-            yield XlsxRows(file)
-    else:
-        with out.open("w", newline="", encoding="utf-8") as file:
-            yield CsvRows(file)

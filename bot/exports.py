@@ -15,13 +15,15 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.export_writers import RowWriter
+from bot.export_sav import SavRows
+from bot.export_writers import CsvRows, RowWriter, XlsxRows
 from bot.library import SurveyLibrary
 from storage.export_rows import (
     PAGE,
@@ -64,6 +66,49 @@ LONG_COLUMNS = [
 ]
 #: `_entered_by` of a submission the respondent answered themself.
 SELF = "self"
+#: The file formats, each with its writer (bot/export_writers.py, bot/export_sav.py).
+FORMATS = ["csv", "xlsx", "sav"]
+#: The audit log's action for an export.
+EXPORTED = "export.written"
+
+
+def export_file(
+    session: Session,
+    library: SurveyLibrary,
+    path: Path,
+    fmt: str,
+    wanted: ExportFilter,
+    **options: Any,
+) -> Exported:
+    """Write the export to `path` in the format (export() takes the options); a file that
+    would hold nothing (NothingToExport) is not left behind."""
+    try:
+        if fmt == "sav":
+            return export(session, library, SavRows(path), wanted, **options)
+        if fmt == "xlsx":
+            with path.open("wb") as file:
+                return export(session, library, XlsxRows(file), wanted, **options)
+        with path.open("w", newline="", encoding="utf-8") as file:
+            return export(session, library, CsvRows(file), wanted, **options)
+    except NothingToExport:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def survey_codebook(session: Session, library: SurveyLibrary, form_id: str) -> list[Variable]:
+    """The codebook of every stored version of a survey (NothingToExport for no such survey)."""
+    return codebook([library.flow(version) for version in versions_of(session, form_id)])
+
+
+def export_entry(wanted: ExportFilter, fmt: str, layout: str, rows: int) -> dict[str, Any]:
+    """What the audit log keeps of an export: the survey, the format, the filters, the rows."""
+    return {
+        "target": f"survey:{wanted.form_id}",
+        "format": fmt,
+        "layout": layout,
+        "filters": wanted.describe(),
+        "rows": rows,
+    }
 
 
 @dataclass(frozen=True)

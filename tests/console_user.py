@@ -43,7 +43,7 @@ class ConsoleUser:
         if token:
             fields["csrf_token"] = self.csrf_token()
         answer = self.client.post(path, data=fields, environ_base={"REMOTE_ADDR": self.address})
-        self.page = answer.get_data(as_text=True)
+        self.page = answer.get_data(as_text=True) if answer.mimetype.startswith("text/") else ""
         return answer
 
     def csrf_token(self) -> str:

@@ -57,6 +57,7 @@ def audit_actions(app) -> list[tuple[str, str]]:
 #: Who may do what: (method, path, form data) → status for admin, coordinator, researcher.
 #: Anyone not signed in is sent to the sign-in page for every one of them.
 ALL, RUNS, ADMINS = (200, 200, 200), (200, 200, 403), (200, 403, 403)
+ANALYSES = (200, 403, 200)
 MOVED_ALL, MOVED_RUNS, MOVED_ADMINS = (302, 302, 302), (302, 302, 403), (302, 403, 403)
 
 
@@ -78,6 +79,8 @@ def role_matrix(
         ("POST", "/console/users", {}, ADMINS),
         ("POST", "/console/users/1", {"role": "admin", "active": "y"}, MOVED_ADMINS),
         ("GET", "/console/audit", None, ADMINS),
+        ("GET", "/console/exports", None, ANALYSES),
+        ("POST", "/console/exports", {}, ANALYSES),  # nothing chosen: the form again
         ("GET", "/console/courses", None, RUNS),
         ("GET", "/console/courses/new", None, RUNS),
         ("POST", "/console/courses/new", {}, RUNS),

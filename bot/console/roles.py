@@ -6,3 +6,5 @@ ADMIN, COORDINATOR, RESEARCHER = "admin", "coordinator", "researcher"
 ROLES = (ADMIN, COORDINATOR, RESEARCHER)
 #: Who runs workshops and sees respondents' contact details.
 RUNS_WORKSHOPS = (ADMIN, COORDINATOR)
+#: Who downloads the answers for analysis (never names, phone numbers or platform ids).
+EXPORTS = (ADMIN, RESEARCHER)
