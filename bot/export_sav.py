@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import numpy
 import pandas
 import pyreadstat
 
@@ -86,15 +87,18 @@ class SavRows:
     def __init__(self, path: Path):
         self._path = path
         self._names: list[str] = []
-        self._rows: list[Sequence[object]] = []
+        #: The values by column: kept so, they are turned into the frame's columns one by one.
+        self._columns: list[list[object]] = []
 
     def header(self, names: Sequence[str]) -> None:
         """The column names (the codebook's and the meta columns)."""
         self._names = list(names)
+        self._columns = [[] for _ in names]
 
     def row(self, values: Sequence[object]) -> None:
         """One row, kept until close."""
-        self._rows.append(values)
+        for column, value in zip(self._columns, values, strict=True):
+            column.append(value)
 
     def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
         """Write the file, with the codebook's labels, codes, measures and missing values."""
@@ -106,16 +110,18 @@ class SavRows:
         measures: dict[str, str] = {}
         missing: dict[str, list[float]] = {}
         for index, (original, name) in enumerate(zip(self._names, names, strict=True)):
-            cells = [row[index] for row in self._rows]
+            cells, self._columns[index] = self._columns[index], []
             variable = known.get(original)
             kind = variable.type if variable else _meta_kind(cells)
             labels[name] = label_cut(_label(variable, original))
             if kind in (CHOICE, FLAG):
                 codes = {"0": 0, "1": 1} if kind == FLAG else spss_codes(variable)
-                columns[name] = [
-                    NOT_ANSWERED if cell is None else codes.get(str(cell), NOT_ANSWERED)
-                    for cell in cells
-                ]
+                columns[name] = numpy.array(
+                    [
+                        NOT_ANSWERED if cell is None else codes.get(str(cell), NOT_ANSWERED)
+                        for cell in cells
+                    ]
+                )
                 value_labels[name] = {
                     float(codes[code.value]): label_cut(f"{code.label_th} ({code.label_en})")
                     for code in variable.codes
@@ -124,7 +130,8 @@ class SavRows:
                 value_labels[name][float(NOT_ANSWERED)] = NOT_ANSWERED_LABEL
                 missing[name] = [NOT_ANSWERED]
             elif kind in (NUMERIC, SCORE):
-                columns[name] = [NOT_ANSWERED if cell is None else float(cell) for cell in cells]
+                numbers = [NOT_ANSWERED if cell is None else float(cell) for cell in cells]
+                columns[name] = numpy.array(numbers)
                 value_labels[name] = {float(NOT_ANSWERED): NOT_ANSWERED_LABEL}
                 missing[name] = [NOT_ANSWERED]
             elif kind == "datetime":

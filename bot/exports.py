@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from storage.export_rows import (
     ExportFilter,
     NothingToExport,
     count_submissions,
-    latest_answers,
+    page_answers,
     submissions,
     versions_of,
 )
@@ -176,16 +176,16 @@ def _wide(session, rows, wanted, variables, tz, key, progress, tally) -> int:
     rows.header([*(v.name for v in variables if v.type != SCORE), *scores, *META_COLUMNS])
     written = 0
     for page in _pages(submissions(session, wanted)):
-        answers = latest_answers(session, [s.id for s in page])
-        entered = _entered_by(session, [s.id for s in page])
+        answers = page_answers(session, [s.id for s in page])
         for submission in page:
+            given = answers.latest[submission.id]
             if tally is not None:
-                tally.add(answers[submission.id])
+                tally.add(given)
             rows.row(
                 [
-                    *cells(variables, answers[submission.id]),
+                    *cells(variables, given),
                     *(_score(submission.scores, name) for name in scores),
-                    *_meta(submission, tz, key, entered.get(submission.id, SELF)),
+                    *_meta(submission, tz, key, answers.entered_by.get(submission.id, SELF)),
                 ]
             )
             written += 1
@@ -238,19 +238,6 @@ def _pages(items: Iterator[ExportedSubmission]) -> Iterator[list[ExportedSubmiss
             page = []
     if page:
         yield page
-
-
-def _entered_by(session: Session, submission_ids: Sequence[int]) -> dict[int, str]:
-    """Who entered each submission's answers when it was not the respondent (a coordinator)."""
-    found = session.execute(
-        select(Answer.submission_id, Answer.entered_by)
-        .where(Answer.submission_id.in_(submission_ids), Answer.entered_by != "respondent")
-        .distinct()
-    )
-    entered: dict[int, str] = {}
-    for submission_id, who in found:
-        entered[submission_id] = who
-    return entered
 
 
 def _meta(submission: ExportedSubmission, tz: ZoneInfo, key: bytes, entered: str) -> list:

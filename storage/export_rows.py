@@ -101,9 +101,13 @@ def submissions(session: Session, wanted: ExportFilter) -> Iterator[ExportedSubm
     """The submissions the filter leaves in, oldest first, a page per query."""
     after = 0
     while True:
-        page = session.execute(
-            _matching(wanted).where(Submission.id > after).order_by(Submission.id).limit(PAGE)
-        ).all()
+        page = (
+            session.connection()
+            .execute(
+                _matching(wanted).where(Submission.id > after).order_by(Submission.id).limit(PAGE)
+            )
+            .all()
+        )
         for row in page:
             yield ExportedSubmission(*row)
         if len(page) < PAGE:
@@ -111,20 +115,30 @@ def submissions(session: Session, wanted: ExportFilter) -> Iterator[ExportedSubm
         after = page[-1].id
 
 
-def latest_answers(session: Session, submission_ids: list[int]) -> dict[int, dict[str, object]]:
-    """Each submission's newest answer to each question (an answer changed later replaces it)."""
-    newest = (
-        select(func.max(Answer.id))
+@dataclass
+class PageAnswers:
+    """The answers of a page of submissions: each one's newest answer to each question, and
+    who entered them when it was not the respondent."""
+
+    latest: dict[int, dict[str, object]]
+    entered_by: dict[int, str]
+
+
+def page_answers(session: Session, submission_ids: list[int]) -> PageAnswers:
+    """Read a page's answers once, oldest first: a later answer to a question replaces the one
+    before (cheaper than asking the database for the newest of each: few are ever changed)."""
+    found = PageAnswers({i: {} for i in submission_ids}, {})
+    # through the connection: plain rows, without the ORM's per-row work
+    rows = session.connection().execute(
+        select(Answer.submission_id, Answer.question, Answer.value, Answer.entered_by)
         .where(Answer.submission_id.in_(submission_ids))
-        .group_by(Answer.submission_id, Answer.question)
+        .order_by(Answer.id)
     )
-    answers: dict[int, dict[str, object]] = {i: {} for i in submission_ids}
-    rows = session.execute(
-        select(Answer.submission_id, Answer.question, Answer.value).where(Answer.id.in_(newest))
-    )
-    for submission_id, question, value in rows:
-        answers[submission_id][question] = value
-    return answers
+    for submission_id, question, value, entered_by in rows:
+        found.latest[submission_id][question] = value
+        if entered_by != "respondent":
+            found.entered_by[submission_id] = entered_by
+    return found
 
 
 def _matching(wanted: ExportFilter) -> Select:

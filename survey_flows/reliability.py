@@ -5,50 +5,54 @@ correlation (with the sum of the other items) and α if the item is deleted, and
 scored as on the results card (reverse-keyed ones recoded); a submission counts towards a scale
 only when it answered all of that scale's items (listwise, as SPSS's RELIABILITY does).
 
-Only sums and cross-products are kept (k × k per scale), so a million answers cost no more
-memory than ten: every figure comes from the items' covariance matrix.
+Only sums and cross-products are kept (k × k per scale, and a block of 1,000 rows waiting to be
+added), so a million answers cost no more memory than ten: every figure comes from the items'
+covariance matrix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import sqrt
+
+import numpy
 
 from survey_flows.scoring import Scoring
 
 
-@dataclass
 class _Scale:
-    """The running sums of one scale's items."""
+    """The running sums of one scale's items: their sums and cross-products, added up a block
+    of submissions at a time (a block's matrix product, rather than k × k sums a row)."""
 
-    items: list[str]
-    n: int = 0
-    sums: list[float] = field(default_factory=list)
-    products: list[list[float]] = field(default_factory=list)
+    BLOCK = 1000
 
-    def __post_init__(self) -> None:
-        k = len(self.items)
-        self.sums = [0.0] * k
-        self.products = [[0.0] * k for _ in range(k)]
+    def __init__(self, items: list[str]):
+        self.items = items
+        #: A submission counts only with all of these answered (none: it never counts).
+        self.needed = frozenset(items) if items else frozenset({""})
+        self.n = 0
+        self.sums = numpy.zeros(len(items))
+        self.products = numpy.zeros((len(items), len(items)))
+        self._block: list[list[float]] = []
 
     def add(self, points: list[float]) -> None:
-        self.n += 1
-        for i, x in enumerate(points):
-            self.sums[i] += x
-            row = self.products[i]
-            for j, y in enumerate(points):
-                row[j] += x * y
+        self._block.append(points)
+        if len(self._block) == self.BLOCK:
+            self._flush()
 
-    def covariance(self) -> list[list[float]]:
+    def covariance(self) -> numpy.ndarray:
+        self._flush()
         n = self.n
-        return [
-            [
-                (self.products[i][j] - self.sums[i] * self.sums[j] / n) / (n - 1)
-                for j in range(len(self.items))
-            ]
-            for i in range(len(self.items))
-        ]
+        return (self.products - numpy.outer(self.sums, self.sums) / n) / (n - 1)
+
+    def _flush(self) -> None:
+        if self._block:
+            block = numpy.array(self._block)
+            self.n += len(block)
+            self.sums += block.sum(axis=0)
+            self.products += block.T @ block
+            self._block = []
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,9 @@ class ReliabilityTally:
             scored = item.points(str(value)) if value is not None else None
             if scored is not None:
                 points[item.name] = scored
+        answered = points.keys()
         for scale in self._scales.values():
-            if scale.items and all(name in points for name in scale.items):
+            if scale.needed <= answered:
                 scale.add([points[name] for name in scale.items])
 
     def figures(self) -> list[ScaleFigures]:
@@ -104,11 +109,11 @@ class ReliabilityTally:
 
 def _figures(kind: str, scale_id: str, scale: _Scale) -> ScaleFigures:
     k = len(scale.items)
-    if scale.n < 2 or k < 2:
+    if scale.n + len(scale._block) < 2 or k < 2:
         return ScaleFigures(
             scale_id, kind, None, scale.n, tuple(ItemFigures(i, None, None) for i in scale.items)
         )
-    c = scale.covariance()
+    c = scale.covariance().tolist()
     total = sum(sum(row) for row in c)
     items = []
     for i, name in enumerate(scale.items):

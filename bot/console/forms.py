@@ -239,9 +239,7 @@ class ExportForm(ConsoleForm):
     """An export: the survey, the file, its layout, and the filters (every one set must hold)."""
 
     survey = SelectField(validators=[required()])
-    format = SelectField(
-        choices=["csv", "xlsx", "sav", "codebook", "reliability"], default="xlsx"
-    )
+    format = SelectField(choices=["csv", "xlsx", "sav", "codebook", "reliability"], default="xlsx")
     layout = SelectField(choices=["wide", "long"], default="wide")
     groups = CheckboxesField()
     municipalities = CheckboxesField()
