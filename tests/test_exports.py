@@ -13,8 +13,11 @@ import numpy as np
 import openpyxl
 import pyreadstat
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot.export_writers import FORMULA_START, PLAIN_NUMBER, neutralised
 from storage.models import Answer, AuditEntry, Respondent, Submission, SurveyVersion
 from survey_flows.codebook import codebook
 from survey_flows.xlsform import load_flow
@@ -53,15 +56,15 @@ def take(
     session.add(made)
     session.flush()
     for question, value in answers.items():
-        for given in value if isinstance(value, tuple) else (value,):
+        for answered in value if isinstance(value, tuple) else (value,):
             session.add(
                 Answer(
                     submission_id=made.id,
                     respondent_id=who.id,
                     survey_version_id=version.id,
                     question=question,
-                    raw=str(given),
-                    value=given,
+                    raw=str(answered),
+                    value=answered,
                     answered_at=started + timedelta(minutes=1),
                     channel="line",
                 )
@@ -282,7 +285,7 @@ def test_reliability_matches_a_reference_computed_with_numpy(app, clock, tmp_pat
     with runtime.db.begin() as session:
         assessment = select(SurveyVersion).where(SurveyVersion.form_id == "active_citizen")
         scoring = runtime.library.flow(session.scalars(assessment).one()).scoring
-        given: list[dict[str, str]] = []
+        taken: list[dict[str, str]] = []
         for n in range(40):
             who = respondent(session, clock, f"U{n:032d}", "carriage", "nakhon")
             answers = {}
@@ -294,7 +297,7 @@ def test_reliability_matches_a_reference_computed_with_numpy(app, clock, tmp_pat
                 answers[item.name] = choices[pick]
             if n % 10 == 3:
                 del answers[scoring.items[0].name]
-            given.append(answers)
+            taken.append(answers)
             take(session, clock, who, answers, form="active_citizen")
     out, table = tmp_path / "a.xlsx", tmp_path / "reliability.csv"
     result = app.test_cli_runner().invoke(
@@ -320,7 +323,7 @@ def test_reliability_matches_a_reference_computed_with_numpy(app, clock, tmp_pat
     ]
     for kind, scale in scales:
         items = [i for i in scoring.items if getattr(i, kind) == scale]
-        complete = [a for a in given if all(i.name in a for i in items)]
+        complete = [a for a in taken if all(i.name in a for i in items)]
         matrix = np.array([[i.points(a[i.name]) for i in items] for a in complete])
         [head] = [row for row in sheet if row[0] == scale and row[1] == kind and not row[2]]
         assert head[6] == len(complete)
@@ -395,3 +398,13 @@ def test_a_researcher_downloads_from_the_console_and_a_coordinator_cannot(
     coordinator = ConsoleUser(app)
     coordinator.sign_in("coord@example.org")
     assert coordinator.get("/console/exports").status_code == 403
+
+
+@given(st.text(max_size=40))
+def test_no_neutralised_text_starts_a_formula(text: str) -> None:
+    """Whatever a respondent types, the CSV cell starts with no character a spreadsheet runs,
+    unless it is only a number; and nothing but the leading ' is ever added."""
+    cell = neutralised(text)
+    assert cell in (text, "'" + text)
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        assert PLAIN_NUMBER.fullmatch(cell)
