@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from bot import worker
 from bot.broadcast_commands import broadcast_group
 from bot.coordinators import workshops_group
-from bot.export_commands import export_command
+from bot.export_commands import export_command, export_open_data_command
 from bot.runtime import runtime
 from bot.surveys import import_survey
 from storage.courses import save_courses
@@ -104,6 +104,7 @@ def init_app(app: Flask) -> None:
         import_courses_command,
         load_demo_command,
         export_command,
+        export_open_data_command,
         worker_command,
         workshops_group,
         broadcast_group,

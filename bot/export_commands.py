@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 
 from bot.export_writers import CODEBOOK_COLUMNS, codebook_rows, write_table_csv
 from bot.exports import EXPORTED, FORMATS, export_entry, export_file, pseudonym_key
+from bot.open_data import OPEN_DATA, write_open_data
 from bot.runtime import runtime
 from storage.export_rows import ExportFilter, NothingToExport, count_submissions
 from storage.staff import audit
@@ -118,3 +119,25 @@ def export_command(
             **export_entry(wanted, fmt, layout, done_export.rows),
         )
     click.echo(f"wrote {done_export.rows} rows to {out}")
+
+
+@click.command("export-open-data")
+@with_appcontext
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def export_open_data_command(out: Path) -> None:
+    """Write the open data: aggregate score tables (small cells withheld) and datapackage.json."""
+    rt = runtime()
+    with rt.read_db() as session:
+        published = write_open_data(session, rt.library, out)
+    with rt.db.begin() as session:
+        audit(
+            session,
+            f"cli:{getpass.getuser()}",
+            OPEN_DATA,
+            rt.clock(),
+            target=str(out),
+            tables=published,
+        )
+    for table, rows in published.items():
+        click.echo(f"{table}.csv: {rows} rows")
+    click.echo(f"wrote {out / 'datapackage.json'}")

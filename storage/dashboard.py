@@ -111,3 +111,19 @@ def _local_day(moment, dialect: str, near: datetime) -> ColumnElement:
 
 def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def scored_rounds(session: Session) -> list[tuple[int, str, int, dict[str, float]]]:
+    """Every completed, scored submission of a real respondent: (respondent, group, round,
+    score per characteristic), oldest first."""
+    group = func.coalesce(Respondent.profile["group"].as_string(), "")
+    rows = session.execute(
+        select(Submission.respondent_id, group, Submission.round, Submission.scores)
+        .join(Respondent, Respondent.id == Submission.respondent_id)
+        .where(REAL, Submission.completed_at.is_not(None), Submission.scores.is_not(None))
+        .order_by(Submission.completed_at)
+    )
+    return [
+        (who, group_code, round_, (scores or {}).get("characteristics") or {})
+        for who, group_code, round_, scores in rows
+    ]

@@ -3,8 +3,9 @@
 Built from the forms alone (pure: no database, no files). Several versions of one form give the
 union of their questions in form order, each name once: a question renamed between versions is
 two columns, never merged with another by its label. A select_multiple gives its summary column
-(the picks, space-separated, as KoBo writes them) and then one 0/1 column per choice. A scored
-form adds a column per sub-feature and characteristic score.
+(the picks, space-separated, as KoBo writes them) and then one 0/1 column per choice. A question
+inside groups is named by their path, as KoBo does ("part1/c1_1_a"). A scored form adds a column
+per sub-feature and characteristic score.
 """
 
 from __future__ import annotations
@@ -89,9 +90,10 @@ def codebook(flows: Sequence[Flow]) -> list[Variable]:
             )
             for choice in item.choices
         )
+        column = f"{item.group}/{name}" if item.group else name
         variables.append(
             Variable(
-                name,
+                column,
                 item.label.get("th", ""),
                 item.label.get("en", ""),
                 KIND_TYPES.get(item.kind, TEXT),
@@ -106,7 +108,7 @@ def codebook(flows: Sequence[Flow]) -> list[Variable]:
         if item.kind is Kind.SELECT_MULTIPLE:
             variables += [
                 Variable(
-                    f"{name}{CHOICE_SEPARATOR}{code.value}",
+                    f"{column}{CHOICE_SEPARATOR}{code.value}",
                     f"{item.label.get('th', '')}: {code.label_th}",
                     f"{item.label.get('en', '')}: {code.label_en}",
                     FLAG,

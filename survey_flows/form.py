@@ -73,6 +73,9 @@ class Item:
     label: Translated = field(default_factory=dict)
     hint: Translated = field(default_factory=dict)
     section: Translated = field(default_factory=dict)
+    #: The names of the groups it is in, outermost first, joined by "/" ("" outside any): an
+    #: export's column is this path and the name, as KoBo writes it ("part1/c1_1_a").
+    group: str = ""
     relevant: tuple[Expression, ...] = ()
     required: Expression | None = None
     required_message: Translated = field(default_factory=dict)

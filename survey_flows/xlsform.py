@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from io import BytesIO
 from pathlib import PurePath
 from typing import Any
@@ -137,7 +138,7 @@ class _FlowBuilder:
 
     def build(self) -> Flow:
         """Return the Flow, or raise FormError for the first row we cannot honour."""
-        self._walk(self.definition.get("children", []), relevant=(), section={})
+        self._walk(self.definition.get("children", []), relevant=(), section={}, group="")
         seen: dict[str, int] = {}
         for item in self.items:
             if item.name in seen:
@@ -180,7 +181,9 @@ class _FlowBuilder:
             raise FormError("minutes must be a whole number of minutes, 1 to 600", "settings")
         return int(text)
 
-    def _walk(self, children: list[dict[str, Any]], relevant: tuple, section: Translated) -> None:
+    def _walk(
+        self, children: list[dict[str, Any]], relevant: tuple, section: Translated, group: str
+    ) -> None:
         for child in children:
             kind, name = child.get("type", ""), child.get("name", "")
             row = self.rows.get(name)
@@ -192,9 +195,11 @@ class _FlowBuilder:
                 condition = self._expression(child.get("bind", {}).get("relevant"), "relevant", row)
                 inner = relevant + ((condition,) if condition else ())
                 label = self._text(child.get("label")) or section
-                self._walk(child.get("children", []), inner, label)
+                path = f"{group}/{name}" if group else name
+                self._walk(child.get("children", []), inner, label, path)
             elif kind in KINDS:
-                self.items.append(self._item(child, KINDS[kind], row, relevant, section))
+                item = self._item(child, KINDS[kind], row, relevant, section)
+                self.items.append(replace(item, group=group) if group else item)
             elif kind == "repeat":
                 raise FormError("repeats are not supported in chat", "survey", row)
             else:

@@ -81,6 +81,7 @@ def role_matrix(
         ("GET", "/console/audit", None, ADMINS),
         ("GET", "/console/exports", None, ANALYSES),
         ("POST", "/console/exports", {}, ANALYSES),  # nothing chosen: the form again
+        ("POST", "/console/exports/open-data", {}, ANALYSES),
         ("GET", "/console/courses", None, RUNS),
         ("GET", "/console/courses/new", None, RUNS),
         ("POST", "/console/courses/new", {}, RUNS),

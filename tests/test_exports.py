@@ -408,3 +408,12 @@ def test_no_neutralised_text_starts_a_formula(text: str) -> None:
     assert cell in (text, "'" + text)
     if isinstance(cell, str) and cell.startswith(FORMULA_START):
         assert PLAIN_NUMBER.fullmatch(cell)
+
+
+def test_a_question_in_a_group_is_named_by_its_path_as_kobo_does() -> None:
+    """The assessment's first item sits in group part1: its column is part1/c1_1_a, and the
+    scores follow the answers."""
+    source = (Path(__file__).resolve().parent.parent / "flows/assessment.md").read_bytes()
+    names = [variable.name for variable in codebook([load_flow(source, "assessment.md")])]
+    assert "part1/c1_1_a" in names and "c1_1_a" not in names
+    assert names.index("part1/c1_1_a") < names.index("score_c1_1") < names.index("score_c1")

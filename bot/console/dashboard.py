@@ -1,11 +1,14 @@
 """The console's dashboard (every role): respondents by group, municipality and channel, each
-survey's funnel, each workshop's registrations and attendance, and activity over the last
-weeks. The figures go to the page as JSON; Chart.js (vendored in bot/static) draws them, so
-Thai labels are shaped by the browser, and each chart downloads as PNG."""
+survey's funnel, each workshop's registrations and attendance, activity over the last weeks,
+each characteristic's scores by group, and the change from a first round to a second. The
+figures go to the page as JSON; Chart.js (vendored in bot/static) draws them, so Thai labels
+are shaped by the browser, and each chart downloads as PNG."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from datetime import timedelta
+from statistics import fmean
 from typing import Any
 
 from flask import render_template
@@ -15,7 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.console.accounts import allowed
 from bot.console.blueprint import blueprint
-from bot.console.labels import profile_labels, survey_titles
+from bot.console.labels import characteristic_choices, profile_labels, survey_titles
 from bot.console.roles import ROLES
 from bot.console.sign_in import console_language
 from bot.runtime import runtime
@@ -23,6 +26,7 @@ from bot.text_cut import cut_graphemes
 from bot.thai_dates import format_day_month, format_thai_date
 from storage import dashboard
 from storage.models import Workshop
+from survey_flows.scoring import BANDS
 
 #: How many days the activity chart covers.
 ACTIVITY_DAYS = 30
@@ -42,6 +46,7 @@ def dashboard_page() -> str:
             _funnel_chart(db),
             _workshop_chart(db),
             _activity_chart(db),
+            *_score_charts(db),
         ]
     return render_template("console/dashboard.html", charts=charts)
 
@@ -143,12 +148,73 @@ def _activity_chart(db) -> dict[str, Any]:
     )
 
 
+def _score_charts(db) -> list[dict[str, Any]]:
+    """Per characteristic, each group's respondents by the band of their latest score (low
+    under 2.5, middle under 3.5, high); then, for those with a first and a second round, each
+    characteristic's mean in both."""
+    labels = profile_labels(db)
+    latest: dict[int, tuple[str, dict[str, float]]] = {}
+    rounds: dict[int, dict[int, dict[str, float]]] = defaultdict(dict)
+    for who, group, round_, scores in dashboard.scored_rounds(db):
+        latest[who] = (group, scores)  # oldest first: the last one stays
+        rounds[who][round_] = scores
+    groups = sorted({group for group, _scores in latest.values()})
+    charts = []
+    for characteristic, name in characteristic_choices(db):
+        bands: Counter[tuple[str, str]] = Counter()
+        for group, scores in latest.values():
+            if characteristic in scores:
+                bands[(group, _band(scores[characteristic]))] += 1
+        charts.append(
+            _chart(
+                f"bands-{characteristic}",
+                _("console.dashboard.bands", name=name),
+                "bar",
+                [labels.get(("group", g), _("console.dashboard.not_yet")) for g in groups],
+                [
+                    (_(f"console.dashboard.band_{band}"), [bands[(g, band)] for g in groups])
+                    for band, _below in BANDS
+                ],
+                stacked=True,
+            )
+        )
+    twice = [both for both in rounds.values() if 1 in both and 2 in both]
+    names = characteristic_choices(db)
+    charts.append(
+        _chart(
+            "rounds",
+            _("console.dashboard.rounds", people=len(twice)),
+            "bar",
+            [name for _id, name in names],
+            [
+                (
+                    _("console.dashboard.round", round=number),
+                    [_mean([both[number].get(c) for both in twice]) for c, _name in names],
+                )
+                for number in (1, 2)
+            ],
+        )
+    )
+    return charts
+
+
+def _band(score: float) -> str:
+    """The band of a 1–5 score, as the results card words it."""
+    return next(band for band, below in BANDS if score < below)
+
+
+def _mean(values: list[float | None]) -> float:
+    """The mean of the values given, to two places (0 for none)."""
+    given = [value for value in values if value is not None]
+    return round(fmean(given), 2) if given else 0
+
+
 def _chart(
     chart_id: str,
     title: str,
     kind: str,
     labels: list[str] | list[list[str]],
-    series: list[tuple[str, list[int]]],
+    series: list[tuple[str, list[int]]] | list[tuple[str, list[float]]],
     *,
     stacked: bool = False,
     horizontal: bool = False,

@@ -1,18 +1,22 @@
 """The console's exports (researchers and admins): a survey's answers as CSV, XLSX or SPSS, its
-codebook and its reliability, with the same filters as `flask export`; each one audited."""
+codebook and its reliability, with the same filters as `flask export`, and the open data; each
+one audited."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date, datetime, time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from flask import Response, current_app, flash, render_template, send_file
+from flask import Response, abort, current_app, flash, render_template, send_file
 from flask_babel import gettext as _
 
 from bot.console.accounts import allowed, audit_here
 from bot.console.blueprint import blueprint
-from bot.console.forms import ExportForm
+from bot.console.downloads import download
+from bot.console.forms import ActionForm, ExportForm
 from bot.console.labels import profile_choices, survey_titles
 from bot.console.roles import EXPORTS
 from bot.export_writers import CODEBOOK_COLUMNS, codebook_rows, write_table_csv
@@ -24,6 +28,7 @@ from bot.exports import (
     pseudonym_key,
     survey_codebook,
 )
+from bot.open_data import OPEN_DATA, write_open_data
 from bot.runtime import runtime
 from storage.export_rows import ExportFilter, NothingToExport
 
@@ -108,3 +113,23 @@ def exports_page() -> str | Response:
 def _start_of(day: date | None, tz) -> datetime | None:
     """Midnight of the day in Lampang, for a date filter."""
     return datetime.combine(day, time(), tzinfo=tz) if day else None
+
+
+@blueprint.post("/exports/open-data")
+@allowed(*EXPORTS)
+def open_data_download() -> Response:
+    """The open data (aggregate tables and datapackage.json) as one ZIP, audited."""
+    rt = runtime()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    with TemporaryDirectory(prefix="open-data-") as folder:
+        tables = Path(folder) / "open-data"
+        with rt.read_db() as db:
+            published = write_open_data(db, rt.library, tables)
+        archive = io.BytesIO()  # a few small tables: kept in memory
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in sorted(tables.iterdir()):
+                zipped.write(path, f"open-data/{path.name}")
+    with rt.db.begin() as db:
+        audit_here(db, OPEN_DATA, target="open-data", tables=published)
+    return download(archive.getvalue(), "application/zip", "open-data.zip")
