@@ -100,6 +100,7 @@ def export_command(
                     tz=rt.tz,
                     key=pseudonym_key(current_app.config),
                     progress=advance,
+                    reliability=reliability is not None,
                 )
         except NothingToExport as error:
             raise click.ClickException(str(error)) from None

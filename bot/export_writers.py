@@ -13,9 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO, Protocol
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+import xlsxwriter
 
 from survey_flows.codebook import Variable
 
@@ -80,59 +78,59 @@ class CsvRows:
 
 
 class XlsxRows:
-    """An XLSX workbook written as it goes (openpyxl's write-only mode): the data sheet with a
-    frozen, bold header, then the codebook sheet."""
+    """An XLSX workbook written as it goes (XlsxWriter's constant-memory mode, twice as fast as
+    openpyxl's write-only one: bench/README.md): the data sheet with a frozen, bold header, then
+    the codebook and reliability sheets. Text is always text: "=…" is never made a formula."""
 
     def __init__(self, file: IO[bytes]):
-        self._file = file
-        self._book = Workbook(write_only=True)
-        self._sheet = self._book.create_sheet("data")
-        self._sheet.freeze_panes = "A2"
-        self._bold = Font(bold=True)
+        self._book = xlsxwriter.Workbook(
+            file,
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                "default_date_format": "yyyy-mm-dd hh:mm:ss",
+                "remove_timezone": True,  # local times as shown: Excel dates have no zone
+            },
+        )
+        self._bold = self._book.add_format({"bold": True})
+        self._sheet = self._sheet_named("data")
+        self._row = 0
 
     def header(self, names: Sequence[str]) -> None:
         """The column names, bold."""
-        self._sheet.append([self._bold_cell(self._sheet, name) for name in names])
+        self._sheet.write_row(0, 0, names, self._bold)
+        self._row = 1
 
     def row(self, values: Sequence[object]) -> None:
-        """One row of typed cells: numbers, dates (without offset: Excel has none), text."""
-        self._sheet.append([self._cell(self._sheet, value) for value in values])
+        """One row of typed cells: numbers, dates, text; nothing for None."""
+        self._sheet.write_row(self._row, 0, [_xlsx_value(value) for value in values])
+        self._row += 1
 
     def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
         """Add the codebook sheet (and the reliability one, for a scored form), and write the
         workbook."""
-        self._sheet_of("codebook", [CODEBOOK_COLUMNS, *codebook_rows(variables)])
+        self._table("codebook", [CODEBOOK_COLUMNS, *codebook_rows(variables)])
         if reliability:
-            self._sheet_of("reliability", reliability)
-        self._book.save(self._file)
+            self._table("reliability", reliability)
+        self._book.close()
 
-    def _sheet_of(self, title: str, rows: Iterable[Sequence[object]]) -> None:
-        sheet = self._book.create_sheet(title)
-        sheet.freeze_panes = "A2"
+    def _sheet_named(self, title: str):
+        sheet = self._book.add_worksheet(title)
+        sheet.freeze_panes(1, 0)
+        return sheet
+
+    def _table(self, title: str, rows: Iterable[Sequence[object]]) -> None:
+        sheet = self._sheet_named(title)
         for index, line in enumerate(rows):
-            if index == 0:
-                sheet.append([self._bold_cell(sheet, str(name)) for name in line])
-            else:
-                sheet.append([self._cell(sheet, cell) for cell in line])
+            cells = [str(name) for name in line] if index == 0 else map(_xlsx_value, line)
+            sheet.write_row(index, 0, list(cells), self._bold if index == 0 else None)
 
-    @staticmethod
-    def _cell(sheet, value: object) -> object:
-        """A value as its cell: a text starting with "=" stored as text, which openpyxl would
-        otherwise store as a formula for Excel to run (shown as typed, no ' needed)."""
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=None)  # local time as shown; Excel dates have no zone
-        if isinstance(value, dict | list):
-            return str(value)
-        if isinstance(value, str) and value.startswith("="):
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"
-            return cell
-        return value
 
-    def _bold_cell(self, sheet, value: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.font = self._bold
-        return cell
+def _xlsx_value(value: object) -> object:
+    """A value as XlsxWriter takes it: a dict or list as its text."""
+    return str(value) if isinstance(value, dict | list) else value
 
 
 def codebook_rows(variables: Iterable[Variable]) -> Iterable[list[object]]:

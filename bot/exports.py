@@ -78,18 +78,26 @@ def export_file(
     path: Path,
     fmt: str,
     wanted: ExportFilter,
+    *,
+    reliability: bool = False,
     **options: Any,
 ) -> Exported:
-    """Write the export to `path` in the format (export() takes the options); a file that
+    """Write the export to `path` in the format (export() takes the options), with the
+    reliability tallied when asked (and always for the XLSX, which has its sheet); a file that
     would hold nothing (NothingToExport) is not left behind."""
+    reliability = reliability or fmt == "xlsx"
     try:
         if fmt == "sav":
             return export(session, library, SavRows(path), wanted, **options)
         if fmt == "xlsx":
             with path.open("wb") as file:
-                return export(session, library, XlsxRows(file), wanted, **options)
+                return export(
+                    session, library, XlsxRows(file), wanted, reliability=reliability, **options
+                )
         with path.open("w", newline="", encoding="utf-8") as file:
-            return export(session, library, CsvRows(file), wanted, **options)
+            return export(
+                session, library, CsvRows(file), wanted, reliability=reliability, **options
+            )
     except NothingToExport:
         path.unlink(missing_ok=True)
         raise
@@ -136,11 +144,13 @@ def export(
     tz: ZoneInfo,
     key: bytes,
     progress: Callable[[int], None] = lambda done: None,
+    reliability: bool = False,
 ) -> Exported:
     """Write the export a row at a time, and finish the file; return what it holds.
 
     NothingToExport for an unknown survey or a filter that leaves no submission in.
-    `progress` is told how many submissions are done, a page at a time.
+    `progress` is told how many submissions are done, a page at a time. With `reliability`
+    (and for a scored form in the wide layout), the scales' figures are tallied on the way.
     """
     versions = versions_of(session, wanted.form_id)
     if wanted.versions:
@@ -151,7 +161,7 @@ def export(
         raise NothingToExport(f"no submission of {wanted.form_id!r} matches the filters")
     # the newest version's scales; an older version without one of its items is left out of it
     scoring = next((flow.scoring for flow in reversed(flows) if flow.scoring), None)
-    tally = ReliabilityTally(scoring) if scoring else None
+    tally = ReliabilityTally(scoring) if scoring and reliability else None
     if layout == "long":
         written = _long(session, rows, wanted, tz, key, progress)
     else:

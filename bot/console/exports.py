@@ -89,6 +89,7 @@ def exports_page() -> str | Response:
                     layout="wide" if fmt in TABLES else layout,
                     tz=rt.tz,
                     key=pseudonym_key(current_app.config),
+                    reliability=fmt == "reliability",
                 )
     except NothingToExport:
         folder.cleanup()
