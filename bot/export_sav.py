@@ -11,6 +11,7 @@ written: the one format not written as it goes (bench/exports.py measures its me
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas
 import pyreadstat
 
 from bot.text_cut import GRAPHEME
-from survey_flows.codebook import CHOICE, FLAG, NUMERIC, SCORE, Variable
+from survey_flows.codebook import CHOICE, FLAG, NUMERIC, SCORE, TEXT, Variable
 
 #: The code of an answer not given, declared missing in every numeric column.
 NOT_ANSWERED = -9
@@ -29,20 +30,9 @@ NOT_ANSWERED_LABEL = "ไม่ได้ตอบ (not answered)"
 MOST_LABEL_BYTES = 255
 #: What an SPSS variable name may hold (and at most 64 bytes, starting with a letter).
 NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.@#$]")
-#: The labels of the meta columns after the answers (bot/exports.py's META_COLUMNS).
-META_LABELS = {
-    "_uuid": "รหัสชุดคำตอบ (submission id)",
-    "_submission_time": "เวลาที่ส่ง (submitted at)",
-    "_started_at": "เวลาที่เริ่ม (started at)",
-    "__version__": "รุ่นของแบบสอบถาม (form version)",
-    "_respondent": "รหัสแทนตัวผู้ตอบ (pseudonym)",
-    "_group": "กลุ่ม (group)",
-    "_municipality": "เทศบาล (municipality)",
-    "_channel": "ช่องทาง (channel)",
-    "_round": "รอบ (round)",
-    "_entered_by": "ผู้บันทึก (entered by)",
-}
 MEASURES = {CHOICE: "nominal", FLAG: "nominal", NUMERIC: "scale", SCORE: "scale"}
+#: The kinds of column kept as numbers.
+CODED = (CHOICE, FLAG, NUMERIC, SCORE)
 
 
 def spss_codes(variable: Variable) -> dict[str, int]:
@@ -82,64 +72,68 @@ def label_cut(text: str) -> str:
 
 
 class SavRows:
-    """Collects an export's rows, and writes the .sav file on close."""
+    """Collects an export's rows, coded as they come (a choice's code, a number, as 8 bytes in
+    an array; texts and times as they are), and writes the .sav file on close."""
 
     def __init__(self, path: Path):
         self._path = path
         self._names: list[str] = []
-        #: The values by column: kept so, they are turned into the frame's columns one by one.
-        self._columns: list[list[object]] = []
+        self._kinds: list[str] = []
+        self._variables: list[Variable | None] = []
+        self._codes: list[dict[str, int]] = []
+        self._columns: list[array | list[object]] = []
 
-    def header(self, names: Sequence[str]) -> None:
-        """The column names (the codebook's and the meta columns)."""
+    def header(self, names: Sequence[str], variables: Sequence[Variable]) -> None:
+        """The column names, and the codebook that says how each is coded."""
+        known = {variable.name: variable for variable in variables}
         self._names = list(names)
-        self._columns = [[] for _ in names]
+        self._variables = [known.get(name) for name in names]
+        self._kinds = [variable.type if variable else TEXT for variable in self._variables]
+        self._codes = [
+            {"0": 0, "1": 1} if kind == FLAG else spss_codes(variable) if kind == CHOICE else {}
+            for kind, variable in zip(self._kinds, self._variables, strict=True)
+        ]
+        self._columns = [array("d") if kind in CODED else [] for kind in self._kinds]
 
     def row(self, values: Sequence[object]) -> None:
-        """One row, kept until close."""
-        for column, value in zip(self._columns, values, strict=True):
-            column.append(value)
+        """One row, coded into its columns."""
+        for index, value in enumerate(values):
+            kind, column = self._kinds[index], self._columns[index]
+            if kind in (CHOICE, FLAG):
+                code = NOT_ANSWERED if value is None else self._codes[index].get(str(value))
+                column.append(NOT_ANSWERED if code is None else code)
+            elif kind in (NUMERIC, SCORE):
+                column.append(NOT_ANSWERED if value is None else float(value))
+            else:
+                column.append(value)
 
     def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
         """Write the file, with the codebook's labels, codes, measures and missing values."""
-        known = {variable.name: variable for variable in variables}
         names = spss_names(self._names)
-        columns: dict[str, list[object]] = {}
+        columns: dict[str, object] = {}
         labels: dict[str, str] = {}
         value_labels: dict[str, dict[float, str]] = {}
         measures: dict[str, str] = {}
         missing: dict[str, list[float]] = {}
-        for index, (original, name) in enumerate(zip(self._names, names, strict=True)):
+        for index, name in enumerate(names):
+            kind, variable = self._kinds[index], self._variables[index]
             cells, self._columns[index] = self._columns[index], []
-            variable = known.get(original)
-            kind = variable.type if variable else _meta_kind(cells)
-            labels[name] = label_cut(_label(variable, original))
-            if kind in (CHOICE, FLAG):
-                codes = {"0": 0, "1": 1} if kind == FLAG else spss_codes(variable)
-                columns[name] = numpy.array(
-                    [
-                        NOT_ANSWERED if cell is None else codes.get(str(cell), NOT_ANSWERED)
-                        for cell in cells
-                    ]
-                )
-                value_labels[name] = {
-                    float(codes[code.value]): label_cut(f"{code.label_th} ({code.label_en})")
-                    for code in variable.codes
-                    if code.value in codes
-                }
-                value_labels[name][float(NOT_ANSWERED)] = NOT_ANSWERED_LABEL
-                missing[name] = [NOT_ANSWERED]
-            elif kind in (NUMERIC, SCORE):
-                numbers = [NOT_ANSWERED if cell is None else float(cell) for cell in cells]
-                columns[name] = numpy.array(numbers)
+            labels[name] = label_cut(_label(variable, self._names[index]))
+            if kind in CODED:
+                columns[name] = numpy.frombuffer(cells, dtype=numpy.float64)
                 value_labels[name] = {float(NOT_ANSWERED): NOT_ANSWERED_LABEL}
                 missing[name] = [NOT_ANSWERED]
-            elif kind == "datetime":
+                for code in variable.codes if kind in (CHOICE, FLAG) else ():
+                    if code.value in self._codes[index]:
+                        value = float(self._codes[index][code.value])
+                        value_labels[name][value] = label_cut(f"{code.label_th} ({code.label_en})")
+            elif _all_times(cells):  # a time kept as such (a date answer is stored as its text)
+                kind = "datetime"
                 columns[name] = [cell.replace(tzinfo=None) if cell else None for cell in cells]
             else:
                 columns[name] = ["" if cell is None else str(cell) for cell in cells]
             measures[name] = MEASURES.get(kind, "nominal")
-        frame = pandas.DataFrame(columns)
+        frame = pandas.DataFrame(columns, copy=False)  # the columns as they are, not copied
         pyreadstat.write_sav(
             frame,
             self._path,
@@ -153,16 +147,12 @@ class SavRows:
 def _label(variable: Variable | None, name: str) -> str:
     """A column's label: its Thai question and the English after it."""
     if variable is None:
-        return META_LABELS.get(name, name)
+        return name
     english = f" ({variable.label_en})" if variable.label_en else ""
     return f"{variable.label_th or name}{english}"
 
 
-def _meta_kind(cells: list[object]) -> str:
-    """A meta column's kind, from its values: times, whole numbers (the round), or text."""
+def _all_times(cells: list[object]) -> bool:
+    """Whether every value given is a time (the meta columns' times, not a date answer)."""
     present = [cell for cell in cells if cell is not None]
-    if present and all(isinstance(cell, datetime) for cell in present):
-        return "datetime"
-    if present and all(isinstance(cell, int) for cell in present):
-        return NUMERIC
-    return "text"
+    return bool(present) and all(isinstance(cell, datetime) for cell in present)

@@ -38,8 +38,8 @@ CODEBOOK_COLUMNS = [
 class RowWriter(Protocol):
     """Where an export's rows go, a row at a time."""
 
-    def header(self, names: Sequence[str]) -> None:
-        """The column names (once, first)."""
+    def header(self, names: Sequence[str], variables: Sequence[Variable]) -> None:
+        """The column names (once, first), and the codebook describing them."""
         ...
 
     def row(self, values: Sequence[object]) -> None:
@@ -65,7 +65,7 @@ class CsvRows:
         file.write("\ufeff")
         self._writer = csv.writer(file)
 
-    def header(self, names: Sequence[str]) -> None:
+    def header(self, names: Sequence[str], variables: Sequence[Variable] = ()) -> None:
         """The column names."""
         self._writer.writerow(names)
 
@@ -98,7 +98,7 @@ class XlsxRows:
         self._sheet = self._sheet_named("data")
         self._row = 0
 
-    def header(self, names: Sequence[str]) -> None:
+    def header(self, names: Sequence[str], variables: Sequence[Variable] = ()) -> None:
         """The column names, bold."""
         self._sheet.write_row(0, 0, names, self._bold)
         self._row = 1

@@ -36,22 +36,9 @@ from storage.export_rows import (
     versions_of,
 )
 from storage.models import Answer
-from survey_flows.codebook import SCORE, Variable, cells, codebook
+from survey_flows.codebook import META, SCORE, Variable, cells, codebook
 from survey_flows.reliability import ReliabilityTally, reliability_rows
 
-#: The columns after the answers and scores, as KoBo names its own (and ours after them).
-META_COLUMNS = [
-    "_uuid",
-    "_submission_time",
-    "_started_at",
-    "__version__",
-    "_respondent",
-    "_group",
-    "_municipality",
-    "_channel",
-    "_round",
-    "_entered_by",
-]
 LONG_COLUMNS = [
     "_uuid",
     "__version__",
@@ -167,8 +154,9 @@ def export(
     else:
         written = _wide(session, rows, wanted, variables, tz, key, progress, tally)
     table = reliability_rows(tally.figures()) if tally else []
-    rows.close(variables, table)
-    return Exported(written, variables, table)
+    described = [*variables, *META] if layout == "wide" else variables
+    rows.close(described, table)
+    return Exported(written, described, table)
 
 
 def pseudonym_key(config: Mapping[str, Any]) -> bytes:
@@ -183,7 +171,10 @@ def pseudonym_key(config: Mapping[str, Any]) -> bytes:
 
 def _wide(session, rows, wanted, variables, tz, key, progress, tally) -> int:
     scores = [v.name for v in variables if v.type == SCORE]
-    rows.header([*(v.name for v in variables if v.type != SCORE), *scores, *META_COLUMNS])
+    rows.header(
+        [*(v.name for v in variables if v.type != SCORE), *scores, *(m.name for m in META)],
+        [*variables, *META],
+    )
     written = 0
     for page in _pages(submissions(session, wanted)):
         answers = page_answers(session, [s.id for s in page])
@@ -204,7 +195,7 @@ def _wide(session, rows, wanted, variables, tz, key, progress, tally) -> int:
 
 
 def _long(session, rows, wanted, tz, key, progress) -> int:
-    rows.header(LONG_COLUMNS)
+    rows.header(LONG_COLUMNS, [])
     written = done = 0
     for page in _pages(submissions(session, wanted)):
         by_id = {s.id: s for s in page}

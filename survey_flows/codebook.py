@@ -61,6 +61,22 @@ class Variable:
     versions: tuple[str, ...] = ()
 
 
+#: The columns after the answers and scores in the wide layout, as KoBo names its own (and ours
+#: after them): about the submission, never about the person beyond their pseudonym.
+META = (
+    Variable("_uuid", "รหัสชุดคำตอบ", "Submission id", TEXT),
+    Variable("_submission_time", "เวลาที่ส่ง (เวลาไทย)", "Submitted at (Bangkok time)", DATE),
+    Variable("_started_at", "เวลาที่เริ่ม (เวลาไทย)", "Started at (Bangkok time)", DATE),
+    Variable("__version__", "รุ่นของแบบสอบถาม", "Form version", TEXT),
+    Variable("_respondent", "รหัสแทนตัวผู้ตอบ", "Respondent's pseudonym", TEXT),
+    Variable("_group", "กลุ่ม", "Group (profile code)", TEXT),
+    Variable("_municipality", "เทศบาล", "Municipality (profile code)", TEXT),
+    Variable("_channel", "ช่องทาง", "Channel: line, telegram, assisted, web", TEXT),
+    Variable("_round", "รอบที่ตอบ", "Round: 1, 2, …", NUMERIC),
+    Variable("_entered_by", "ผู้บันทึก", "Entered by: self, or the coordinator", TEXT),
+)
+
+
 def codebook(flows: Sequence[Flow]) -> list[Variable]:
     """The answer and score columns of an export of these versions of one form, in order."""
     asked: dict[str, tuple[Item, list[str]]] = {}

@@ -186,6 +186,7 @@ def test_the_xlsx_has_typed_cells_a_frozen_header_and_its_codebook(app, answered
     assert codebook_sheet["years"][1] == "คุณทำอาชีพนี้มากี่ปีแล้วคะ"
     assert "same=เท่าเดิม / About the same" in codebook_sheet["busy_days"][4]
     assert codebook_sheet["customers/schools"][3] == "flag"
+    assert codebook_sheet["_respondent"][2] == "Respondent's pseudonym"  # the meta columns too
 
 
 def test_filters_narrow_the_rows_and_nothing_matched_is_an_error(app, answered, tmp_path) -> None:
