@@ -15,12 +15,14 @@ from typing import IO, Protocol
 
 import xlsxwriter
 
-from survey_flows.codebook import Variable
+from survey_flows.codebook import CHOICE, FLAG, NUMERIC, SCORE, Variable
 
 #: What Excel (and LibreOffice, Google Sheets) may run as a formula when a cell starts with it.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: A text that is only a number ("-5", "+66 81"): Excel reads it as a number, never a formula.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+#: Column types whose cells are only choice codes (names from the form) and numbers.
+SAFE = frozenset({CHOICE, FLAG, NUMERIC, SCORE})
 #: The codebook's columns, in the CSV and in its sheet.
 CODEBOOK_COLUMNS = [
     "name",
@@ -64,14 +66,26 @@ class CsvRows:
     def __init__(self, file: IO[str]):
         file.write("\ufeff")
         self._writer = csv.writer(file)
+        #: The columns whose cells may be anything (typed text, times): the others hold codes
+        #: and numbers, which the csv module writes as they are (None as empty).
+        self._free: list[int] | None = None
 
     def header(self, names: Sequence[str], variables: Sequence[Variable] = ()) -> None:
-        """The column names."""
+        """The column names; the codebook tells which columns hold only codes and numbers."""
         self._writer.writerow(names)
+        kinds = {variable.name: variable.type for variable in variables}
+        if variables:
+            self._free = [i for i, name in enumerate(names) if kinds.get(name) not in SAFE]
 
     def row(self, values: Sequence[object]) -> None:
-        """One row: datetimes as ISO 8601 with their offset, None empty."""
-        self._writer.writerow([_csv_cell(value) for value in values])
+        """One row: datetimes as ISO 8601 with their offset, None empty, formulas neutralised."""
+        if self._free is None:
+            self._writer.writerow([_csv_cell(value) for value in values])
+            return
+        cells = list(values)
+        for index in self._free:
+            cells[index] = _csv_cell(cells[index])
+        self._writer.writerow(cells)
 
     def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
         """Nothing more: the codebook and reliability go in files of their own."""

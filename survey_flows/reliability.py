@@ -80,7 +80,11 @@ class ReliabilityTally:
     """Cronbach's α and item statistics of a form's scales, fed one submission at a time."""
 
     def __init__(self, scoring: Scoring):
-        self._scoring = scoring
+        #: Each item's points for each choice, recoded once here rather than per answer.
+        self._points = {
+            item.name: {choice: item.points(choice) for choice in item.scale}
+            for item in scoring.items
+        }
         self._scales: dict[tuple[str, str], _Scale] = {}
         for dimension in scoring.subfeatures:
             items = [i.name for i in scoring.items if i.subfeature == dimension.id]
@@ -92,11 +96,11 @@ class ReliabilityTally:
     def add(self, answers: Mapping[str, object]) -> None:
         """Count one submission's answers towards every scale it answered in full."""
         points: dict[str, float] = {}
-        for item in self._scoring.items:
-            value = answers.get(item.name)
-            scored = item.points(str(value)) if value is not None else None
+        for name, table in self._points.items():
+            value = answers.get(name)
+            scored = table.get(str(value)) if value is not None else None
             if scored is not None:
-                points[item.name] = scored
+                points[name] = scored
         answered = points.keys()
         for scale in self._scales.values():
             if scale.needed <= answered:

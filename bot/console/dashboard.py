@@ -151,13 +151,15 @@ def _activity_chart(db) -> dict[str, Any]:
 def _score_charts(db) -> list[dict[str, Any]]:
     """Per characteristic, each group's respondents by the band of their latest score (low
     under 2.5, middle under 3.5, high); then, for those with a first and a second round, each
-    characteristic's mean in both."""
+    characteristic's mean in both. None before anyone has the figures."""
     labels = profile_labels(db)
     latest: dict[int, tuple[str, dict[str, float]]] = {}
     rounds: dict[int, dict[int, dict[str, float]]] = defaultdict(dict)
     for who, group, round_, scores in dashboard.scored_rounds(db):
         latest[who] = (group, scores)  # oldest first: the last one stays
         rounds[who][round_] = scores
+    if not latest:  # no one scored yet: no empty charts
+        return []
     groups = sorted({group for group, _scores in latest.values()})
     charts = []
     for characteristic, name in characteristic_choices(db):
@@ -179,6 +181,8 @@ def _score_charts(db) -> list[dict[str, Any]]:
             )
         )
     twice = [both for both in rounds.values() if 1 in both and 2 in both]
+    if not twice:
+        return charts
     names = characteristic_choices(db)
     charts.append(
         _chart(
