@@ -1,8 +1,9 @@
 """Exports for researchers: a survey's submissions, wide (KoBo's layout: a row per submission) or
-long (a row per answer, changed ones kept and marked), as CSV or XLSX, streamed.
+long (a row per answer, changed ones kept and marked), as CSV, XLSX or SPSS, streamed.
 
 The columns come from the codebook (survey_flows/codebook.py), the rows from storage
-(storage/export_rows.py), the file from a writer (bot/export_writers.py). Respondents appear only
+(storage/export_rows.py), the file from a writer (bot/export_writers.py, bot/export_sav.py), and
+the scales' reliability from survey_flows/reliability.py. Respondents appear only
 by pseudonym: a keyed hash of their number, the same in every export with the same key, which
 reveals no platform id.
 """
@@ -39,6 +40,7 @@ from storage.models import Answer
 from survey_flows.codebook import META, SCORE, Variable, cells, codebook
 from survey_flows.reliability import ReliabilityTally, reliability_rows
 
+#: The long layout's columns: a row per answer.
 LONG_COLUMNS = [
     "_uuid",
     "__version__",
@@ -169,7 +171,17 @@ def pseudonym_key(config: Mapping[str, Any]) -> bytes:
     return hmac.new(secret, b"export pseudonyms", hashlib.sha256).digest()
 
 
-def _wide(session, rows, wanted, variables, tz, key, progress, tally) -> int:
+def _wide(
+    session: Session,
+    rows: RowWriter,
+    wanted: ExportFilter,
+    variables: list[Variable],
+    tz: ZoneInfo,
+    key: bytes,
+    progress: Callable[[int], None],
+    tally: ReliabilityTally | None,
+) -> int:
+    """A row per submission: its answers in the codebook's order, its scores, its meta."""
     scores = [v.name for v in variables if v.type == SCORE]
     rows.header(
         [*(v.name for v in variables if v.type != SCORE), *scores, *(m.name for m in META)],
@@ -194,7 +206,15 @@ def _wide(session, rows, wanted, variables, tz, key, progress, tally) -> int:
     return written
 
 
-def _long(session, rows, wanted, tz, key, progress) -> int:
+def _long(
+    session: Session,
+    rows: RowWriter,
+    wanted: ExportFilter,
+    tz: ZoneInfo,
+    key: bytes,
+    progress: Callable[[int], None],
+) -> int:
+    """A row per answer, oldest first, each marked superseded when a later one replaced it."""
     rows.header(LONG_COLUMNS, [])
     written = done = 0
     for page in _pages(submissions(session, wanted)):
