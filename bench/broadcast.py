@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import shutil
 import sys
 import tempfile
@@ -212,8 +213,7 @@ class Turns:
 
 
 def _reply_token(body: bytes) -> str:
-    import json
-
+    """The reply token of a webhook body's one event."""
     return json.loads(body)["events"][0]["replyToken"]
 
 

@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from bot.export_writers import CODEBOOK_COLUMNS, codebook_rows, write_table_csv
+from bot.export_writers import codebook_table, write_table_csv
 from bot.exports import EXPORTED, FORMATS, export_entry, export_file, pseudonym_key
 from bot.open_data import OPEN_DATA, write_open_data
 from bot.runtime import runtime
@@ -105,7 +105,7 @@ def export_command(
         except NothingToExport as error:
             raise click.ClickException(str(error)) from None
     for path, table in (
-        (codebook, [CODEBOOK_COLUMNS, *codebook_rows(done_export.variables)]),
+        (codebook, codebook_table(done_export.variables)),
         (reliability, done_export.reliability),
     ):
         if path is not None:

@@ -125,7 +125,7 @@ class XlsxRows:
     def close(self, variables: Sequence[Variable], reliability: Sequence[Sequence[object]]) -> None:
         """Add the codebook sheet (and the reliability one, for a scored form), and write the
         workbook."""
-        self._table("codebook", [CODEBOOK_COLUMNS, *codebook_rows(variables)])
+        self._table("codebook", codebook_table(variables))
         if reliability:
             self._table("reliability", reliability)
         self._book.close()
@@ -145,6 +145,11 @@ class XlsxRows:
 def _xlsx_value(value: object) -> object:
     """A value as XlsxWriter takes it: a dict or list as its text."""
     return str(value) if isinstance(value, dict | list) else value
+
+
+def codebook_table(variables: Iterable[Variable]) -> list[list[object]]:
+    """The codebook as a table, its header first: the CSV's and the XLSX sheet's."""
+    return [list(CODEBOOK_COLUMNS), *codebook_rows(variables)]
 
 
 def codebook_rows(variables: Iterable[Variable]) -> Iterable[list[object]]:

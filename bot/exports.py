@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,13 +27,12 @@ from bot.export_sav import SavRows
 from bot.export_writers import CsvRows, RowWriter, XlsxRows
 from bot.library import SurveyLibrary
 from storage.export_rows import (
-    PAGE,
     ExportedSubmission,
     ExportFilter,
     NothingToExport,
     count_submissions,
     page_answers,
-    submissions,
+    submission_pages,
     versions_of,
 )
 from storage.models import Answer
@@ -188,7 +187,7 @@ def _wide(
         [*variables, *META],
     )
     written = 0
-    for page in _pages(submissions(session, wanted)):
+    for page in submission_pages(session, wanted):
         answers = page_answers(session, [s.id for s in page])
         for submission in page:
             given = answers.latest[submission.id]
@@ -217,7 +216,7 @@ def _long(
     """A row per answer, oldest first, each marked superseded when a later one replaced it."""
     rows.header(LONG_COLUMNS, [])
     written = done = 0
-    for page in _pages(submissions(session, wanted)):
+    for page in submission_pages(session, wanted):
         by_id = {s.id: s for s in page}
         latest: dict[tuple[int, str], int] = {}
         found = session.execute(
@@ -247,18 +246,6 @@ def _long(
         done += len(page)
         progress(done)
     return written
-
-
-def _pages(items: Iterator[ExportedSubmission]) -> Iterator[list[ExportedSubmission]]:
-    """The submissions a page at a time, for one query of answers per page."""
-    page: list[ExportedSubmission] = []
-    for item in items:
-        page.append(item)
-        if len(page) == PAGE:
-            yield page
-            page = []
-    if page:
-        yield page
 
 
 def _meta(submission: ExportedSubmission, tz: ZoneInfo, key: bytes, entered: str) -> list:

@@ -21,7 +21,7 @@ from statistics import fmean
 from sqlalchemy.orm import Session
 
 from bot.library import SurveyLibrary
-from storage.export_rows import ExportFilter, submissions
+from storage.export_rows import ExportFilter, submission_pages
 from storage.surveys import latest_versions
 from survey_flows.disclosure import LEAST, suppressed
 
@@ -59,18 +59,15 @@ class _Cell:
 def write_open_data(session: Session, library: SurveyLibrary, out: Path) -> dict[str, int]:
     """Write the tables and datapackage.json into `out`; return each table's published rows."""
     out.mkdir(parents=True, exist_ok=True)
-    scored = [
-        (version.form_id, library.flow(version).scoring)
-        for version in latest_versions(session)
-        if library.flow(version).scoring
-    ]
+    flows = [(version.form_id, library.flow(version)) for version in latest_versions(session)]
+    scored = [(form_id, flow.scoring) for form_id, flow in flows if flow.scoring]
     characteristics = list(
         dict.fromkeys(c.id for _, scoring in scored for c in scoring.characteristics)
     )
     labels = {c.id: c.label for _, scoring in scored for c in scoring.characteristics}
     cells: dict[tuple, _Cell] = defaultdict(_Cell)
     for form_id, _ in scored:
-        for row in submissions(session, ExportFilter(form_id)):
+        for row in (r for page in submission_pages(session, ExportFilter(form_id)) for r in page):
             found = (row.scores or {}).get("characteristics") or {}
             for table, columns in TABLES.items():
                 values = {"group": row.group, "municipality": row.municipality, "round": row.round}

@@ -97,8 +97,8 @@ def count_submissions(session: Session, wanted: ExportFilter) -> int:
     return session.scalar(select(func.count()).select_from(_matching(wanted).subquery())) or 0
 
 
-def submissions(session: Session, wanted: ExportFilter) -> Iterator[ExportedSubmission]:
-    """The submissions the filter leaves in, oldest first, a page per query."""
+def submission_pages(session: Session, wanted: ExportFilter) -> Iterator[list[ExportedSubmission]]:
+    """The submissions the filter leaves in, oldest first, a page (one query) at a time."""
     after = 0
     while True:
         page = (
@@ -108,8 +108,8 @@ def submissions(session: Session, wanted: ExportFilter) -> Iterator[ExportedSubm
             )
             .all()
         )
-        for row in page:
-            yield ExportedSubmission(*row)
+        if page:
+            yield [ExportedSubmission(*row) for row in page]
         if len(page) < PAGE:
             return
         after = page[-1].id

@@ -41,6 +41,11 @@ class _Scale:
         if len(self._block) == self.BLOCK:
             self._flush()
 
+    @property
+    def count(self) -> int:
+        """The submissions counted, those still in the block too."""
+        return self.n + len(self._block)
+
     def covariance(self) -> numpy.ndarray:
         self._flush()
         n = self.n
@@ -113,9 +118,13 @@ class ReliabilityTally:
 
 def _figures(kind: str, scale_id: str, scale: _Scale) -> ScaleFigures:
     k = len(scale.items)
-    if scale.n + len(scale._block) < 2 or k < 2:
+    if scale.count < 2 or k < 2:
         return ScaleFigures(
-            scale_id, kind, None, scale.n, tuple(ItemFigures(i, None, None) for i in scale.items)
+            scale_id,
+            kind,
+            None,
+            scale.count,
+            tuple(ItemFigures(i, None, None) for i in scale.items),
         )
     c = scale.covariance().tolist()
     total = sum(sum(row) for row in c)
@@ -126,7 +135,7 @@ def _figures(kind: str, scale_id: str, scale: _Scale) -> ScaleFigures:
         r = with_rest / sqrt(c[i][i] * rest) if c[i][i] > 0 and rest > 0 else None
         others = [j for j in range(k) if j != i]
         items.append(ItemFigures(name, r, _alpha([[c[a][b] for b in others] for a in others])))
-    return ScaleFigures(scale_id, kind, _alpha(c), scale.n, tuple(items))
+    return ScaleFigures(scale_id, kind, _alpha(c), scale.count, tuple(items))
 
 
 def _alpha(c: list[list[float]]) -> float | None:

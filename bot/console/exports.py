@@ -19,7 +19,7 @@ from bot.console.downloads import download
 from bot.console.forms import ActionForm, ExportForm
 from bot.console.labels import profile_choices, survey_titles
 from bot.console.roles import EXPORTS
-from bot.export_writers import CODEBOOK_COLUMNS, codebook_rows, write_table_csv
+from bot.export_writers import codebook_table, write_table_csv
 from bot.exports import (
     EXPORTED,
     Exported,
@@ -96,11 +96,7 @@ def exports_page() -> str | Response:
         flash(_("console.exports.nothing"), "error")
         return render_template("console/exports.html", form=form)
     if fmt in TABLES:
-        table = (
-            [CODEBOOK_COLUMNS, *codebook_rows(done.variables)]
-            if fmt == "codebook"
-            else done.reliability
-        )
+        table = codebook_table(done.variables) if fmt == "codebook" else done.reliability
         with path.open("w", newline="", encoding="utf-8") as file:
             write_table_csv(file, table)
     with rt.db.begin() as db:
